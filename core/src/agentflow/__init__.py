@@ -1,0 +1,103 @@
+"""agentflow: one clean async API for many LLM providers.
+
+``from agentflow import AgentFlow`` and go::
+
+    text = await AgentFlow.model("gpt-4o").prompt("Hi").temperature(0.7).execute()
+
+The public names below are loaded on first access, so ``import agentflow`` stays cheap and
+imports no plugin, and no HTTP library, until a request needs one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentFlow",
+    "ConfigurationError",
+    "ExecutionEvent",
+    "HttpError",
+    "LLMClient",
+    "LLMClientBuilder",
+    "LLMError",
+    "LLMTimeoutError",
+    "Message",
+    "MetricsCollector",
+    "MissingApiKeyError",
+    "ModelNotFoundError",
+    "ProviderError",
+    "RateLimitError",
+    "Response",
+    "StreamChunk",
+    "StreamingError",
+    "StreamingResponse",
+    "UnsupportedProviderError",
+    "Usage",
+    "ValidationError",
+    "ValidationReport",
+    "hookimpl",
+]
+
+_LOCATIONS = {
+    "AgentFlow": "agentflow.facade",
+    "LLMClient": "agentflow.client",
+    "LLMClientBuilder": "agentflow.builder",
+    "StreamingResponse": "agentflow.streaming",
+    "ExecutionEvent": "agentflow.observability",
+    "MetricsCollector": "agentflow.observability",
+    "ValidationReport": "agentflow.config",
+    "hookimpl": "agentflow.hookspecs",
+    "Message": "agentflow.types",
+    "Response": "agentflow.types",
+    "StreamChunk": "agentflow.types",
+    "Usage": "agentflow.types",
+    **{
+        name: "agentflow.errors"
+        for name in (
+            "ConfigurationError", "HttpError", "LLMError", "LLMTimeoutError",
+            "MissingApiKeyError", "ModelNotFoundError", "ProviderError", "RateLimitError",
+            "StreamingError", "UnsupportedProviderError", "ValidationError",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LOCATIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'agentflow' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from agentflow.builder import LLMClientBuilder
+    from agentflow.client import LLMClient
+    from agentflow.config import ValidationReport
+    from agentflow.errors import (
+        ConfigurationError,
+        HttpError,
+        LLMError,
+        LLMTimeoutError,
+        MissingApiKeyError,
+        ModelNotFoundError,
+        ProviderError,
+        RateLimitError,
+        StreamingError,
+        UnsupportedProviderError,
+        ValidationError,
+    )
+    from agentflow.facade import AgentFlow
+    from agentflow.hookspecs import hookimpl
+    from agentflow.observability import ExecutionEvent, MetricsCollector
+    from agentflow.streaming import StreamingResponse
+    from agentflow.types import Message, Response, StreamChunk, Usage

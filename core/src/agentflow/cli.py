@@ -1,0 +1,235 @@
+"""The ``agentflow`` command.
+
+Exit status: 0 on success, 1 when a provider or the runtime failed, 2 for usage or configuration
+errors. An error prints one line on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("agentflow: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        from agentflow.errors import ConfigurationError, ValidationError
+
+        usage = isinstance(exc, (ConfigurationError, ValidationError))
+        kind = type(exc).__name__
+        print(f"agentflow: error: {kind}: {exc}", file=sys.stderr)
+        return EXIT_USAGE if usage else EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentflow", description="One clean API for many LLM providers.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common.add_argument("--config", "-c", metavar="FILE",
+                        help="configuration file (default: discovered)")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[common], help="send one prompt to a model")
+    run.add_argument("prompt", help="the prompt; '-' reads it from standard input")
+    run.add_argument("-m", "--model", required=True, help="model name, e.g. gpt-4o")
+    run.add_argument("--system", help="system prompt")
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--max-tokens", type=int)
+    run.add_argument("--stream", action="store_true", help="print the answer as it arrives")
+    run.add_argument("--json", action="store_true",
+                     help="print the whole response (text, usage, finish reason) as JSON")
+    run.set_defaults(handler=_cmd_run)
+
+    models = commands.add_parser("models", parents=[common], help="list usable models")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=_cmd_models)
+
+    validate = commands.add_parser("validate", parents=[common],
+                                   help="check a configuration file")
+    validate.add_argument("file")
+    validate.set_defaults(handler=_cmd_validate)
+
+    plugins = commands.add_parser("plugins", parents=[common], help="list installed plugins")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(handler=_cmd_plugins)
+
+    config = commands.add_parser("config", parents=[common], help="configuration helpers")
+    config_commands = config.add_subparsers(metavar="SUBCOMMAND")
+    schema = config_commands.add_parser("schema", parents=[common],
+                                        help="print the JSON Schema of the configuration file")
+    schema.set_defaults(handler=_cmd_config_schema)
+
+    demo = commands.add_parser(
+        "demo", parents=[common],
+        help="run every installed vendor against the built-in fake server (offline)")
+    demo.set_defaults(handler=_cmd_demo)
+    parser.set_defaults(debug=False, handler=None)
+    return parser
+
+
+def _version() -> str:
+    from agentflow import __version__
+
+    return __version__
+
+
+def _run_async(func: Callable[[], Any]) -> Any:
+    import anyio
+
+    return anyio.run(func)
+
+
+def _init(args: argparse.Namespace) -> None:
+    from agentflow.facade import AgentFlow
+
+    AgentFlow.runtime().load_config(args.config)
+
+
+# commands -------------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from agentflow.facade import AgentFlow
+
+    _init(args)
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    builder = AgentFlow.model(args.model).prompt(prompt)
+    if args.system:
+        builder.system(args.system)
+    if args.temperature is not None:
+        builder.temperature(args.temperature)
+    if args.max_tokens is not None:
+        builder.max_tokens(args.max_tokens)
+
+    async def execute() -> None:
+        try:
+            if args.stream:
+                stream = await builder.execute_streaming()
+                async with stream:
+                    async for chunk in stream:
+                        sys.stdout.write(chunk.content)
+                        sys.stdout.flush()
+                final = stream.final_chunk
+                sys.stdout.write("\n")
+                if args.json and final is not None:
+                    _print_json({"finish_reason": final.finish_reason,
+                                 "usage": _usage_dict(final.usage)})
+            elif args.json:
+                response = await builder.execute_response()
+                _print_json({"text": response.text, "model": response.model,
+                             "provider": response.provider,
+                             "finish_reason": response.finish_reason,
+                             "usage": _usage_dict(response.usage),
+                             "request_id": response.request_id})
+            else:
+                print(await builder.execute())
+        finally:
+            await AgentFlow.aclose()
+
+    _run_async(execute)
+    return EXIT_OK
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from agentflow.facade import AgentFlow
+
+    _init(args)
+    rows = AgentFlow.runtime().registry.describe()
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    _print_table(["MODEL", "VENDOR", "MODEL ID", "FROM"],
+                 [[r["name"], r["vendor"], r["model_id"], r["source"]] for r in rows])
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from agentflow.facade import AgentFlow
+
+    report = _run_async(lambda: AgentFlow.validate_config(args.file))
+    for issue in report.issues:
+        print(issue)
+    errors, warnings = len(report.errors), len(report.warnings)
+    summary = f"{args.file}: {errors} error(s), {warnings} warning(s)"
+    print(summary if report.issues else f"{args.file}: valid", file=sys.stderr)
+    return EXIT_OK if report.is_valid else EXIT_USAGE
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from agentflow.plugins import get_plugin_host
+
+    infos = get_plugin_host().plugin_infos()
+    if args.json:
+        _print_json([{"name": i.name, "distribution": i.distribution, "version": i.version,
+                      "providers": list(i.providers), "hooks": list(i.hooks),
+                      "error": i.error} for i in infos])
+        return EXIT_OK
+    rows = [[i.name, f"{i.distribution or '-'} {i.version or ''}".strip(),
+             ", ".join(i.providers) or "-",
+             f"FAILED: {i.error}" if i.error else ", ".join(
+                 h.removeprefix("agentflow_") for h in i.hooks)] for i in infos]
+    _print_table(["PLUGIN", "DISTRIBUTION", "PROVIDERS", "HOOKS"], rows)
+    return EXIT_OK
+
+
+def _cmd_config_schema(args: argparse.Namespace) -> int:
+    from agentflow.config import config_json_schema
+    from agentflow.plugins import get_plugin_host
+
+    _print_json(config_json_schema(get_plugin_host().providers()))
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from agentflow.demo import run_demo
+
+    return run_demo(sys.stdout)
+
+
+# output -----------------------------------------------------------------------------------------
+
+
+def _usage_dict(usage: Any) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens}
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _print_table(headers: list[str], rows: list[list[str]], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    for row in [headers, *rows]:
+        out.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+                  + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

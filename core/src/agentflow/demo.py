@@ -1,0 +1,116 @@
+"""``agentflow demo``: every installed vendor, end to end, offline.
+
+The fake provider server starts on loopback with the emulation each plugin contributes; every
+vendor is pointed at it through an ordinary configuration, and a normal and a streaming prompt
+go through each along the real path (hooks, httpx, SSE). Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from agentflow.config import Config
+    from agentflow.plugins import PluginHost
+    from agentflow.testing import FakeServer
+
+DEMO_KEY_ENV = "AGENTFLOW_DEMO_API_KEY"
+DEMO_PROMPT = "Say hello to agentflow in one short sentence."
+
+
+def run_demo(out: TextIO) -> int:
+    """Run the demo, writing to ``out``; returns the exit status."""
+    import anyio
+
+    from agentflow.plugins import get_plugin_host
+    from agentflow.testing import FakeServer
+
+    host = get_plugin_host()
+    fakes = [fake for group in host.hook.agentflow_fake_routes() for fake in group]
+    if not fakes:
+        out.write("agentflow demo: no installed plugin emulates a vendor; install one, e.g.\n"
+                  "  pip install agentflow-openai\n")
+        return 1
+    with FakeServer(providers=fakes) as server:
+        out.write(f"fake provider server on {server.url} (loopback only)\n\n")
+        config = demo_config(server, host)
+        return int(anyio.run(_run_all, config, host, out))
+
+
+def demo_config(server: FakeServer, host: PluginHost) -> Config:
+    """A configuration that sends every emulated vendor to ``server``, one model each."""
+    from agentflow.config import Config, ModelConfig, ProviderConfig
+
+    os.environ.setdefault(DEMO_KEY_ENV, "demo-key-not-a-secret")
+    catalog = host.catalog()
+    providers, models = {}, {}
+    for name in server.provider_names:
+        providers[name] = ProviderConfig(api_key_env=DEMO_KEY_ENV, base_url=server.base_url(name))
+        model_id = next((m.model_id or m.name for m in catalog.values() if m.provider == name),
+                        "demo-model")
+        models[f"demo-{name}"] = ModelConfig(vendor=name, model_id=model_id)
+    return Config(models=models, providers=providers)
+
+
+async def _run_all(config: Config, host: PluginHost, out: TextIO) -> int:
+    from agentflow.cli import _print_table
+    from agentflow.errors import LLMError
+    from agentflow.observability import MetricsCollector
+    from agentflow.runtime import Runtime
+
+    runtime = Runtime(host=host, config=config)
+    metrics = MetricsCollector()
+    runtime.collectors.append(metrics)
+    failures = 0
+    try:
+        for alias in sorted(config.models):
+            settings = runtime.resolve(alias)
+            out.write(f"== {settings.vendor} ({settings.model_id}) ==\n")
+            try:
+                await _show_one(runtime, alias, out)
+            except LLMError as exc:
+                failures += 1
+                out.write(f"   FAILED: {type(exc).__name__}: {exc}\n")
+            out.write("\n")
+    finally:
+        await runtime.aclose()
+    figures = metrics.get_metrics_by_prefix("llm.")
+    _print_table(["METRIC", "VALUE"], [
+        ["requests", f"{figures.get('llm.requests.total', 0):.0f}"],
+        ["succeeded", f"{figures.get('llm.requests.success', 0):.0f}"],
+        ["latency p50 / p99", f"{figures.get('llm.latency_ms.p50', 0):.1f} ms / "
+                              f"{figures.get('llm.latency_ms.p99', 0):.1f} ms"],
+        ["time to first token p50",
+         f"{figures.get('llm.time_to_first_token_ms.p50', 0):.1f} ms"],
+        ["prompt / completion tokens",
+         f"{figures.get('llm.tokens.prompt_tokens', 0):.0f} / "
+         f"{figures.get('llm.tokens.completion_tokens', 0):.0f}"],
+    ], out)
+    return 1 if failures else 0
+
+
+async def _show_one(runtime: object, alias: str, out: TextIO) -> None:
+    from agentflow.builder import LLMClientBuilder
+
+    started = time.perf_counter()
+    builder = LLMClientBuilder(alias, runtime=runtime)  # type: ignore[arg-type]
+    response = await builder.system("You are brief.").prompt(DEMO_PROMPT).execute_response()
+    elapsed = (time.perf_counter() - started) * 1000
+    usage = response.usage
+    tokens = f"{usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage else "no usage"
+    out.write(f"   answer:    {response.text}\n")
+    out.write(f"              finish={response.finish_reason}, {tokens}, {elapsed:.1f} ms\n")
+    out.write("   streaming: ")
+    stream = await LLMClientBuilder(alias, runtime=runtime).prompt(  # type: ignore[arg-type]
+        "Count to five, please.").execute_streaming()
+    pieces = 0
+    async with stream:
+        async for chunk in stream:
+            pieces += 1
+            out.write(chunk.content)
+            out.flush()
+    final = stream.final_chunk
+    out.write(f"\n              {pieces} chunks, finish="
+              f"{final.finish_reason if final else None}\n")

@@ -1,0 +1,173 @@
+"""The one exception tree of agentflow.
+
+::
+
+    LLMError                          anything agentflow raises on purpose
+    ├── ConfigurationError            a configuration file or setting is unusable
+    │   ├── MissingApiKeyError        the provider's key variable is unset or empty
+    │   └── UnsupportedProviderError  no installed plugin speaks this vendor
+    ├── ModelNotFoundError            no model of that name in config or catalogs
+    ├── ValidationError               a request parameter is out of range (also ValueError)
+    ├── HttpError                     the provider answered with an HTTP error status
+    │   └── RateLimitError            429, or a vendor "overloaded" signal; has retry_after
+    ├── StreamingError                a stream broke off or could not be decoded
+    ├── LLMTimeoutError               a time limit fired (also the builtin TimeoutError)
+    └── ProviderError                 unreachable provider or an answer that makes no sense
+
+Every error carries its context as attributes (``provider``, ``model``, ``status_code``,
+``request_id``, ``partial_text``) and a message that names what failed and what to do. No
+message, repr or attribute ever holds an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "ConfigurationError",
+    "HttpError",
+    "LLMError",
+    "LLMTimeoutError",
+    "MissingApiKeyError",
+    "ModelNotFoundError",
+    "ProviderError",
+    "RateLimitError",
+    "StreamingError",
+    "UnsupportedProviderError",
+    "ValidationError",
+]
+
+
+class LLMError(Exception):
+    """Base class of every error agentflow raises.
+
+    ``partial_text`` holds the text a stream had delivered before the failure, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        partial_text: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.model = model
+        self.status_code = status_code
+        self.request_id = request_id
+        self.partial_text = partial_text
+        #: One entry per failed attempt (a status code or an exception name) when retried.
+        self.attempts: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{label}={value}"
+            for label, value in (
+                ("provider", self.provider),
+                ("model", self.model),
+                ("request_id", self.request_id),
+            )
+            if value
+        )
+        return f"{self.message} ({where})" if where else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    def with_context(self, **context: Any) -> LLMError:
+        """Fill in context attributes that are still unset, and return self (for ``raise``)."""
+        for name, value in context.items():
+            if getattr(self, name, None) is None:
+                setattr(self, name, value)
+        return self
+
+
+class ConfigurationError(LLMError):
+    """A configuration file or setting cannot be used.
+
+    ``issues`` holds the located problems (:class:`agentflow.config.Issue`) when the error
+    comes from validating a file.
+    """
+
+    def __init__(self, message: str, *, issues: Sequence[Any] = (), **context: Any) -> None:
+        super().__init__(message, **context)
+        self.issues = tuple(issues)
+
+
+class MissingApiKeyError(ConfigurationError):
+    """The environment variable that should hold a provider's API key is unset or empty."""
+
+    def __init__(self, message: str, *, env_var: str | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.env_var = env_var
+
+
+class UnsupportedProviderError(ConfigurationError):
+    """No installed plugin implements the requested vendor."""
+
+
+class ModelNotFoundError(LLMError, LookupError):
+    """No model of this name in the configuration or in any installed plugin's catalog."""
+
+    def __init__(self, message: str, *, suggestions: Sequence[str] = (), **context: Any) -> None:
+        super().__init__(message, **context)
+        self.suggestions = tuple(suggestions)
+
+
+class ValidationError(LLMError, ValueError):
+    """A request parameter is invalid; raised before anything is sent."""
+
+    def __init__(self, message: str, *, parameter: str | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.parameter = parameter
+
+
+class HttpError(LLMError):
+    """The provider answered with an HTTP error status; ``status_code`` says which.
+
+    ``vendor_message`` and ``error_type`` are the vendor's own words, as sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error_type: str | None = None,
+        vendor_message: str | None = None,
+        **context: Any,
+    ) -> None:
+        super().__init__(message, status_code=status_code, **context)
+        self.error_type = error_type
+        self.vendor_message = vendor_message
+
+
+class RateLimitError(HttpError):
+    """The provider refused for load (429). ``retry_after`` is the advised wait in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **context: Any) -> None:
+        context.setdefault("status_code", 429)
+        super().__init__(message, **context)
+        self.retry_after = retry_after
+
+
+class StreamingError(LLMError):
+    """A stream broke off or could not be decoded; ``partial_text`` keeps what arrived."""
+
+
+class LLMTimeoutError(LLMError, TimeoutError):
+    """A time limit fired. ``timeout_kind`` is one of connect, read, write, pool, total."""
+
+    def __init__(self, message: str, *, timeout_kind: str | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.timeout_kind = timeout_kind
+
+
+class ProviderError(LLMError):
+    """The provider could not be reached, or answered something that cannot be understood."""

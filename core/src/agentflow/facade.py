@@ -1,0 +1,119 @@
+"""``AgentFlow``: the entry point most users need and nothing else.
+
+Class-level methods work on one process-wide :class:`~agentflow.runtime.Runtime`: the active
+configuration, the plugins, the HTTP pools and globally attached metrics collectors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from agentflow.builder import LLMClientBuilder
+from agentflow.runtime import Runtime
+
+if TYPE_CHECKING:
+    from agentflow.config import ValidationReport
+    from agentflow.observability import MetricsCollector
+
+__all__ = ["AgentFlow"]
+
+PathLike = str | os.PathLike[str]
+
+
+class AgentFlow:
+    """One clean API for many LLM providers.
+
+    ::
+
+        await AgentFlow.init_with_config("agentflow.yml")  # optional: a file is discovered
+        text = await AgentFlow.model("gpt-4o").prompt("Hi").execute()
+        await AgentFlow.aclose()                            # or: async with AgentFlow.session()
+    """
+
+    _runtime: Runtime | None = None
+
+    @classmethod
+    def runtime(cls) -> Runtime:
+        """The process-wide runtime, created on first use."""
+        if cls._runtime is None:
+            cls._runtime = Runtime()
+        return cls._runtime
+
+    @classmethod
+    def use_runtime(cls, runtime: Runtime | None) -> Runtime | None:
+        """Swap the process-wide runtime (tests, embedding); returns the previous one."""
+        previous, cls._runtime = cls._runtime, runtime
+        return previous
+
+    @classmethod
+    async def init_with_config(cls, path: PathLike) -> None:
+        """Load, validate and activate the configuration file at ``path``.
+
+        Raises :class:`~agentflow.errors.ConfigurationError` listing every located problem.
+        """
+        cls.runtime().load_config(path)
+
+    @classmethod
+    async def init(cls, path: PathLike | None = None) -> None:
+        """Activate ``path``, or the discovered configuration: ``$AGENTFLOW_CONFIG``, then
+        ``./agentflow.yml``, then the user config directory, else the plugins' catalogs only."""
+        cls.runtime().load_config(path)
+
+    @classmethod
+    def model(cls, name: str) -> LLMClientBuilder:
+        """Start a request to model ``name`` (a configured alias or a catalog model)."""
+        return LLMClientBuilder(name)
+
+    @classmethod
+    async def available_models(cls) -> list[str]:
+        """Every model name usable now: configured aliases and installed plugins' catalogs."""
+        return cls.runtime().registry.available_models()
+
+    @classmethod
+    async def validate_config(cls, path: PathLike) -> ValidationReport:
+        """Check the file at ``path`` and report every problem with its line and column.
+
+        Never raises for problems in the file; they are in ``report.issues``.
+        """
+        from agentflow.config import validate_config
+
+        return validate_config(path, providers=cls.runtime().host.providers())
+
+    @classmethod
+    def attach_metrics(cls, collector: MetricsCollector) -> None:
+        """Report every call's events to ``collector`` (in addition to per-call collectors)."""
+        collectors = cls.runtime().collectors
+        if collector not in collectors:
+            collectors.append(collector)
+
+    @classmethod
+    def detach_metrics(cls, collector: MetricsCollector) -> None:
+        """Stop reporting to a collector attached with :meth:`attach_metrics`."""
+        collectors = cls.runtime().collectors
+        if collector in collectors:
+            collectors.remove(collector)
+
+    @classmethod
+    def register_plugin(cls, plugin: object, name: str | None = None) -> str:
+        """Register an in-process plugin (an object or module with ``@hookimpl`` functions)."""
+        return cls.runtime().host.register(plugin, name)
+
+    @classmethod
+    async def aclose(cls) -> None:
+        """Close the HTTP connection pools. Later requests open new ones."""
+        if cls._runtime is not None:
+            await cls._runtime.aclose()
+
+    @classmethod
+    @asynccontextmanager
+    async def session(cls, path: PathLike | None = None) -> AsyncIterator[type[AgentFlow]]:
+        """``async with AgentFlow.session("agentflow.yml"):`` loads the configuration (or the
+        discovered one) and closes the connection pools on the way out."""
+        await cls.init(path)
+        try:
+            yield cls
+        finally:
+            await cls.aclose()

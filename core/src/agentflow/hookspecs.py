@@ -1,0 +1,160 @@
+"""Every hook agentflow calls, with its reference documentation.
+
+A plugin is a module (or object) with functions named after these specs and marked with
+:data:`hookimpl`. Plugins are found through the ``agentflow`` entry-point group and loaded on
+first use. Hooks are always called with keyword arguments, so an implementation may accept
+only the arguments it needs; new arguments may be added to a spec in later versions.
+
+Three kinds of hooks:
+
+* *collect* hooks (``agentflow_register_providers``, ``agentflow_default_models``,
+  ``agentflow_fake_routes``) are called on every plugin and their lists are concatenated;
+* *first-result* hooks (``agentflow_build_request``, ``agentflow_parse_response``,
+  ``agentflow_parse_stream_event``, ``agentflow_map_error``) take a ``provider`` name and are
+  answered by the plugin that owns that provider: every other plugin returns ``None``.
+  Cross-cutting plugins (redaction, auditing, extra headers) take part by declaring
+  ``@hookimpl(wrapper=True)`` on the same hooks;
+* *notify* hooks (``agentflow_record_event``) are called on every plugin and return nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow.errors import LLMError
+    from agentflow.observability import ExecutionEvent
+    from agentflow.sse import ServerSentEvent
+    from agentflow.testing.fake import FakeProvider
+    from agentflow.types import (
+        ModelInfo,
+        ModelSettings,
+        ProviderSpec,
+        Request,
+        Response,
+        StreamChunk,
+        StreamState,
+    )
+
+PROJECT_NAME = "agentflow"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: Mark a plugin's hook implementations with this: ``@hookimpl``.
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def agentflow_register_providers() -> list[ProviderSpec]:
+    """Declare the providers (vendors) this plugin implements.
+
+    :returns: one :class:`~agentflow.types.ProviderSpec` per provider: its name (what
+        ``vendor:`` in a config file names), default base URL, API key variable and
+        capabilities. Return an empty list if the plugin implements no provider.
+
+    Collect hook: called on every plugin, results concatenated. Two plugins declaring the same
+    provider name is a configuration error reported by ``agentflow plugins``.
+    """
+
+
+@hookspec
+def agentflow_default_models() -> list[ModelInfo]:
+    """Contribute catalog entries, so that these models work without a configuration file.
+
+    :returns: :class:`~agentflow.types.ModelInfo` entries. Configuration files override them:
+        model settings > provider settings > defaults > catalog.
+
+    Collect hook: called on every plugin, results concatenated.
+    """
+
+
+@hookspec(firstresult=True)
+def agentflow_build_request(
+    provider: str, request: Request, settings: ModelSettings
+) -> httpx.Request | None:
+    """Turn a provider-neutral request into the vendor's HTTP request.
+
+    :param provider: the vendor name (``settings.vendor``). Return ``None`` if it is not yours.
+    :param request: the merged request: vendor model id, messages and parameters.
+    :param settings: the resolved model settings: base URL, API key (a
+        :class:`~agentflow.types.Secret`), vendor options.
+    :returns: an ``httpx.Request`` (method, URL, headers including authentication, JSON body).
+        For ``request.stream`` the vendor's streaming form (SSE).
+
+    First-result hook.
+    """
+
+
+@hookspec(firstresult=True)
+def agentflow_parse_response(
+    provider: str, response: httpx.Response, request: Request
+) -> Response | None:
+    """Turn the vendor's successful (2xx) non-streaming answer into a :class:`Response`.
+
+    :param provider: the vendor name. Return ``None`` if it is not yours.
+    :param response: the HTTP response, body already read.
+    :param request: the request that produced it.
+    :returns: the text, normalised finish reason (with the raw one kept), usage and the
+        vendor's request id. Raise :class:`~agentflow.errors.ProviderError` for a body that
+        cannot be understood.
+
+    First-result hook.
+    """
+
+
+@hookspec(firstresult=True)
+def agentflow_parse_stream_event(
+    provider: str, event: ServerSentEvent, state: StreamState
+) -> list[StreamChunk] | None:
+    """Turn one server-sent event of a streaming answer into stream chunks.
+
+    :param provider: the vendor name. Return ``None`` if it is not yours.
+    :param event: the decoded SSE event (``event``, ``data``, ``id``).
+    :param state: per-stream scratch space; keep what later events need in ``state.data``.
+    :returns: zero or more chunks. Exactly one chunk of the stream must have ``is_final`` set,
+        carrying the finish reason and usage; the core stops reading after it. A stream that ends
+        without a final chunk is reported as cut off. Raise an :class:`~agentflow.errors.LLMError`
+        for an error event the vendor sends mid-stream.
+
+    First-result hook. Called once per event, so keep it cheap.
+    """
+
+
+@hookspec(firstresult=True)
+def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
+    """Turn the vendor's HTTP error answer (status >= 400) into the most specific error.
+
+    :param provider: the vendor name. Return ``None`` if it is not yours.
+    :param response: the error response, body already read.
+    :returns: an :class:`~agentflow.errors.LLMError` (usually ``HttpError`` or
+        ``RateLimitError``) whose message carries the vendor's own words. The core fills in
+        provider, model and request id where the plugin left them unset. If no plugin answers,
+        the core maps the status itself.
+
+    First-result hook.
+    """
+
+
+@hookspec
+def agentflow_record_event(event: ExecutionEvent) -> None:
+    """Be told about every execution event (request start, completion, error, stream chunk).
+
+    Metrics exporters implement this. It is called on every plugin; an exception raised here is
+    logged once per plugin and otherwise ignored, so an exporter can never break a request.
+    """
+
+
+@hookspec
+def agentflow_fake_routes() -> list[FakeProvider]:
+    """Contribute an emulation of your vendor's HTTP API to the fake provider server.
+
+    :returns: :class:`~agentflow.testing.FakeProvider` entries: the provider name, the path
+        prefix its base URL has, and the routes that answer like the vendor does. The fake server
+        (``agentflow demo``, the ``fake_llm_server`` pytest fixture) mounts them under
+        ``/<provider>``.
+
+    Collect hook: called on every plugin, results concatenated.
+    """

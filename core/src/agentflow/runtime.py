@@ -1,0 +1,98 @@
+"""The process-wide state behind the ``AgentFlow`` facade.
+
+A :class:`Runtime` ties together the plugin host, the model registry built from the active
+configuration, the HTTP pools and the globally attached metrics collectors. The facade keeps one;
+tests and embedders may build their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentflow.plugins import PluginHost, get_plugin_host
+from agentflow.transport import PoolManager
+
+if TYPE_CHECKING:
+    from agentflow.config import Config
+    from agentflow.observability import ExecutionEvent, MetricsCollector
+    from agentflow.registry import ModelRegistry
+    from agentflow.types import ModelSettings
+
+logger = logging.getLogger("agentflow")
+
+
+class Runtime:
+    """Configuration, plugins, connection pools and collectors for one process (or test)."""
+
+    def __init__(self, *, host: PluginHost | None = None, config: Config | None = None) -> None:
+        self.host = host if host is not None else get_plugin_host()
+        self.pools = PoolManager()
+        self.collectors: list[MetricsCollector] = []
+        self._config = config
+        self._registry: ModelRegistry | None = None
+        self._failed_exporters: set[str] = set()
+
+    # configuration -------------------------------------------------------------------------
+
+    def load_config(self, path: str | os.PathLike[str] | None) -> Config:
+        """Load and validate ``path`` (or the discovered file) and make it the active config."""
+        from agentflow.config import Config, discover_config_path, load_config
+
+        found = Path(path) if path is not None else discover_config_path()
+        config = Config() if found is None else load_config(found, providers=self.host.providers())
+        self.set_config(config)
+        return config
+
+    def set_config(self, config: Config) -> None:
+        """Make ``config`` the active configuration; later requests resolve against it."""
+        self._config = config
+        self._registry = None
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The model registry of the active configuration (discovered on first use)."""
+        if self._registry is None:
+            from agentflow.registry import ModelRegistry
+
+            if self._config is None:
+                self.load_config(None)
+            assert self._config is not None
+            self._registry = ModelRegistry(self._config, self.host)
+        return self._registry
+
+    def resolve(self, name: str) -> ModelSettings:
+        """The merged settings of model ``name``."""
+        return self.registry.resolve(name)
+
+    # events ----------------------------------------------------------------------------------
+
+    def emit(self, event: ExecutionEvent, collectors: Iterable[MetricsCollector] = ()) -> None:
+        """Deliver ``event`` to the given and the global collectors and to exporter plugins.
+
+        A failing exporter is logged once and skipped; it never breaks the request.
+        """
+        for collector in collectors:
+            collector.record_event(event)
+        for collector in self.collectors:
+            collector.record_event(event)
+        for impl in self.host.hook.agentflow_record_event.get_hookimpls():
+            try:
+                impl.function(event=event)
+            except Exception:
+                if impl.plugin_name not in self._failed_exporters:
+                    self._failed_exporters.add(impl.plugin_name)
+                    logger.exception("metrics exporter plugin %r failed; its later failures "
+                                     "are not logged", impl.plugin_name)
+
+    def has_event_listeners(self, collectors: Iterable[Any] = ()) -> bool:
+        """Whether anyone listens, so hot paths can skip building events nobody reads."""
+        return bool(self.collectors or list(collectors)
+                    or self.host.hook.agentflow_record_event.get_hookimpls())
+
+    async def aclose(self) -> None:
+        """Close the HTTP pools of the running event loop."""
+        await self.pools.aclose()

@@ -1,0 +1,170 @@
+"""The StreamingResponse users iterate over.
+
+It reads the HTTP body as it arrives, decodes server-sent events with the core decoder
+(:mod:`agentflow.sse`) and hands each event to the vendor plugin's
+``agentflow_parse_stream_event`` hook. It stops after the chunk marked ``is_final``; a body that
+ends, breaks or times out before that raises :class:`~agentflow.errors.StreamingError` (or
+:class:`~agentflow.errors.LLMTimeoutError`) carrying the text received so far.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from agentflow.errors import LLMError, ProviderError, StreamingError
+from agentflow.sse import SSEDecoder
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow.types import StreamChunk, StreamState
+
+__all__ = ["StreamingResponse"]
+
+
+class StreamingResponse:
+    """An answer that arrives in pieces.
+
+    Use it as an async iterator of :class:`~agentflow.types.StreamChunk`, or call
+    :meth:`next_chunk` until it returns ``None``, or :meth:`collect_all` for the whole text.
+    Leaving an ``async with stream:`` block (or calling :meth:`aclose`) releases the connection
+    early; it is released by itself once the final chunk has arrived or an error was raised.
+    """
+
+    def __init__(
+        self,
+        *,
+        response: httpx.Response,
+        parse_event: Callable[..., list[StreamChunk] | None],
+        provider: str,
+        state: StreamState,
+        map_error: Callable[[Exception], LLMError],
+        on_chunk: Callable[[StreamChunk], None],
+        on_finish: Callable[[StreamChunk | None, LLMError | None], None],
+    ) -> None:
+        self._response = response
+        self._bytes: AsyncIterator[bytes] = response.aiter_bytes()
+        self._decoder = SSEDecoder()
+        self._parse_event = parse_event
+        self._provider = provider
+        self._state = state
+        self._map_error = map_error
+        self._on_chunk = on_chunk
+        self._on_finish = on_finish
+        self._pending: deque[StreamChunk] = deque()
+        self._finished = False
+        self._closed = False
+        self.final_chunk: StreamChunk | None = None
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._state.text
+
+    @property
+    def request_id(self) -> str | None:
+        """The vendor's request id, when it sent one."""
+        return self._state.request_id
+
+    def __aiter__(self) -> StreamingResponse:
+        return self
+
+    async def __anext__(self) -> StreamChunk:
+        pending = self._pending
+        while not pending:
+            if self._finished:
+                raise StopAsyncIteration
+            await self._read_more()
+        return pending.popleft()
+
+    async def next_chunk(self) -> StreamChunk | None:
+        """The next chunk, or ``None`` once the final chunk has been returned."""
+        try:
+            return await self.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    async def collect_all(self) -> str:
+        """Read the rest of the stream and return the whole answer text."""
+        async for _ in self:
+            pass
+        return self._state.text
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection. Safe to call more than once."""
+        self._finished = True
+        if not self._closed:
+            self._closed = True
+            with anyio.CancelScope(shield=True):
+                await self._response.aclose()
+
+    async def __aenter__(self) -> StreamingResponse:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if not self._finished:
+            self._on_finish(None, None)  # the caller left early: not an error
+        await self.aclose()
+
+    async def _read_more(self) -> None:
+        try:
+            data = await self._bytes.__anext__()
+        except StopAsyncIteration:
+            await self._fail(StreamingError(self._cut_message("the connection closed")))
+        except anyio.get_cancelled_exc_class():
+            await self.aclose()
+            raise
+        except LLMError as exc:
+            await self._fail(exc)
+        except Exception as exc:  # httpx transport errors, mapped to ours
+            await self._fail(self._map_error(exc))
+        else:
+            try:
+                for event in self._decoder.feed(data):
+                    self._handle_event(event)
+                    if self._finished:
+                        break
+            except LLMError as exc:
+                await self._fail(exc)
+            if self._finished:
+                await self.aclose()
+
+    def _handle_event(self, event: Any) -> None:
+        state = self._state
+        try:
+            chunks = self._parse_event(provider=self._provider, event=event, state=state)
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"the {self._provider} plugin failed on a stream event: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if chunks is None:
+            raise ProviderError(f"no installed plugin decodes {self._provider} stream events")
+        for chunk in chunks:
+            if chunk.content:
+                state.text_parts.append(chunk.content)
+            self._pending.append(chunk)
+            self._on_chunk(chunk)
+            if chunk.is_final:
+                self._finished = True
+                self.final_chunk = chunk
+                self._on_finish(chunk, None)
+                return
+
+    async def _fail(self, error: LLMError) -> None:
+        error.with_context(partial_text=self._state.text, request_id=self._state.request_id)
+        self._finished = True
+        self._on_finish(None, error)
+        await self.aclose()
+        raise error
+
+    def _cut_message(self, how: str) -> str:
+        received = len(self._state.text)
+        return (f"{how} before the {self._provider} stream was complete "
+                f"({received} characters received, kept in .partial_text)")

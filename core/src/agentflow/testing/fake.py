@@ -1,0 +1,145 @@
+"""The vocabulary vendor plugins use to emulate their API on the fake provider server.
+
+A plugin's ``agentflow_fake_routes`` hook returns :class:`FakeProvider` entries. Each route
+handler receives a :class:`FakeCall` (the parsed request plus the :class:`Reply` scripted for it)
+and returns one of :class:`FakeJSON`, :class:`FakeStream` or :class:`FakeRaw`. The server, not
+the handler, applies the generic faults a :class:`Reply` asks for: a delay before answering,
+a delay between stream events, a connection cut after K events, a malformed body. So a handler
+only has to say what its vendor would send.
+
+Nothing here imports a web server; :mod:`agentflow.testing.server` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = ["FakeCall", "FakeJSON", "FakeProvider", "FakeRaw", "FakeRoute", "FakeStream", "Reply"]
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """What the fake server should do with one request, scripted by a test or the demo.
+
+    ``text=None`` answers with a deterministic echo of the last user message. A ``status`` of
+    400 or more makes the vendor's handler answer with its vendor's error body, carrying
+    ``error_message`` and ``error_type``; ``retry_after`` adds a Retry-After header (seconds).
+    ``chunks`` splits a streamed answer into that many content events (default: one per word).
+    ``delay`` waits before the response starts, ``chunk_delay`` between stream events.
+    ``cut_after`` aborts the connection after that many stream events (or, for a non-stream
+    answer, after half of the body). ``malformed`` sends a body (or one stream event) that is
+    not valid JSON. ``finish_reason`` is the vendor's raw value to report; ``usage`` overrides
+    the token counts the handler would compute as (prompt_tokens, completion_tokens).
+    """
+
+    text: str | None = None
+    status: int = 200
+    error_message: str = "scripted failure"
+    error_type: str | None = None
+    retry_after: float | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    chunks: int | None = None
+    delay: float = 0.0
+    chunk_delay: float = 0.0
+    cut_after: int | None = None
+    malformed: bool = False
+    finish_reason: str | None = None
+    usage: tuple[int, int] | None = None
+
+    def text_for(self, prompt: str) -> str:
+        """The answer text: the scripted one, or an echo of ``prompt``."""
+        if self.text is not None:
+            return self.text
+        return f"You said: {prompt}" if prompt else "Hello from the fake server."
+
+    def split(self, text: str) -> list[str]:
+        """``text`` cut into the stream pieces this reply asks for; joined, they give ``text``."""
+        if not text:
+            return []
+        if self.chunks is None:
+            words = text.split(" ")
+            return [word if i == 0 else " " + word for i, word in enumerate(words)]
+        count = max(1, min(self.chunks, len(text)))
+        size, extra = divmod(len(text), count)
+        pieces, start = [], 0
+        for i in range(count):
+            end = start + size + (1 if i < extra else 0)
+            pieces.append(text[start:end])
+            start = end
+        return pieces
+
+
+@attrs.frozen(kw_only=True)
+class FakeCall:
+    """One request as a route handler sees it."""
+
+    provider: str
+    method: str
+    path: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    json: Any
+    reply: Reply
+
+
+@attrs.frozen(kw_only=True)
+class FakeJSON:
+    """A JSON response."""
+
+    body: Any
+    status: int = 200
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class FakeRaw:
+    """A response with a body sent as given."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/octet-stream"
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class FakeStream:
+    """A ``text/event-stream`` response: each item of ``events`` is one SSE event.
+
+    An item is either a ``data`` payload (``str``: sent as ``data: <payload>``) or an
+    ``(event_name, data)`` pair. ``malformed_event`` is what replaces an event's data when the
+    reply asks for a malformed stream.
+    """
+
+    events: Sequence[str | tuple[str, str]]
+    status: int = 200
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    malformed_event: str = '{"truncated": '
+
+
+FakeResponse = FakeJSON | FakeRaw | FakeStream
+Handler = Callable[[FakeCall], Awaitable[FakeResponse]]
+
+
+@attrs.frozen(kw_only=True)
+class FakeRoute:
+    """One endpoint: ``path`` may hold ``{name}`` placeholders (a whole path segment, or the
+    part before a ``:`` as in Gemini's ``/models/{model}:generateContent``)."""
+
+    method: str
+    path: str
+    handler: Handler
+
+
+@attrs.frozen(kw_only=True)
+class FakeProvider:
+    """A vendor emulation. Mounted at ``/<provider><base_path>`` on the fake server, so that
+    the provider's ``base_url`` there is ``<server url>/<provider><base_path>``."""
+
+    provider: str
+    base_path: str
+    routes: Iterable[FakeRoute]

@@ -1,0 +1,118 @@
+"""HTTP plumbing: one pooled ``httpx.AsyncClient`` per provider, and httpx errors mapped to ours.
+
+A pool belongs to the event loop that created it (asyncio loop or trio run): connections cannot
+move between loops, so a request made under a different loop (a second ``asyncio.run``, the
+synchronous API's own loop) gets a pool of its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sys
+
+import anyio
+
+from agentflow.errors import LLMError, LLMTimeoutError, ProviderError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow.types import ModelSettings
+
+#: Many LLM calls are slow and concurrent; httpx's default of 100 connections would queue them.
+MAX_CONNECTIONS = 512
+MAX_KEEPALIVE_CONNECTIONS = 128
+
+
+def current_loop_token() -> object:
+    """An object identifying the running event loop (a trio run or an asyncio loop)."""
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            return trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass  # trio is imported but this code runs under asyncio
+    import asyncio
+
+    return asyncio.get_running_loop()
+
+
+class PoolManager:
+    """Hands out the shared ``httpx.AsyncClient`` of each provider and closes them all."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, object], httpx.AsyncClient] = {}
+
+    def client_for(self, settings: ModelSettings) -> httpx.AsyncClient:
+        """The pooled client of ``settings.provider`` for the running event loop."""
+        key = (settings.provider, current_loop_token())
+        client = self._clients.get(key)
+        if client is None or client.is_closed:
+            client = self._clients[key] = _new_client()
+        return client
+
+    async def aclose(self) -> None:
+        """Close every pool that belongs to the running event loop; forget the others."""
+        token = current_loop_token()
+        clients, self._clients = self._clients, {}
+        with anyio.CancelScope(shield=True):
+            for (_, owner), client in clients.items():
+                if owner is token:
+                    await client.aclose()
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+
+def _new_client() -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(
+        limits=httpx.Limits(
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
+        ),
+        # Proxies and netrc from the environment only when a config opts in (issue: trust_env).
+        trust_env=False,
+        follow_redirects=False,
+    )
+
+
+def timeout_for(settings: ModelSettings, total: float | None) -> httpx.Timeout:
+    """The httpx timeout of one request: connect from settings, the rest from ``total``."""
+    import httpx
+
+    limit = total if total is not None else settings.timeout_seconds
+    return httpx.Timeout(limit, connect=min(settings.connect_timeout_seconds, limit), pool=limit)
+
+
+def map_transport_error(exc: Exception, settings: ModelSettings, **context: Any) -> LLMError:
+    """Turn an httpx transport exception into the most specific :class:`LLMError`."""
+    import httpx
+
+    where = f"{settings.provider} at {settings.base_url}"
+    context.setdefault("provider", settings.provider)
+    context.setdefault("model", settings.name)
+    if isinstance(exc, httpx.TimeoutException):
+        kind = {
+            httpx.ConnectTimeout: "connect",
+            httpx.ReadTimeout: "read",
+            httpx.WriteTimeout: "write",
+            httpx.PoolTimeout: "pool",
+        }.get(type(exc), "total")
+        return LLMTimeoutError(
+            f"{kind} timeout talking to {where}; raise timeout_seconds (or "
+            "connect_timeout_seconds) in the configuration or with .timeout() if the provider "
+            "is just slow",
+            timeout_kind=kind,
+            **context,
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return ProviderError(
+            f"could not connect to {where}: {exc or type(exc).__name__}; check base_url and "
+            "your network",
+            **context,
+        )
+    return ProviderError(f"transport error talking to {where}: "
+                         f"{type(exc).__name__}: {exc}", **context)

@@ -1,0 +1,75 @@
+"""Development sessions. ``nox`` alone runs lint, typecheck and every test session.
+
+Each distribution is installed as a real (non-editable) distribution, so the tests see the
+entry points exactly as a user's ``pip install`` would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CORE = "./core"
+PLUGINS = sorted(f"./{p.relative_to(ROOT)}" for p in (ROOT / "plugins").glob("agentflow-*")
+                 if (p / "pyproject.toml").exists())
+
+# Tools are pinned; runtime dependencies are not (the distributions declare ranges).
+TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
+LINT_TOOLS = ["ruff==0.17.6"]
+TYPE_TOOLS = ["mypy==2.4.1", "pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "tests_core", "tests_plugin", "tests_integration"]
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: style, imports, bugbear, pyupgrade, annotations."""
+    session.install(*LINT_TOOLS)
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict on the core and the plugins."""
+    session.install(*TYPE_TOOLS, f"{CORE}[testing]", *PLUGINS)
+    session.run("mypy", "core/src", *(f"{p}/src" for p in PLUGINS))
+
+
+@nox.session
+def tests_core(session: nox.Session) -> None:
+    """The core's own tests, with the core installed alone (no vendor plugin)."""
+    session.install(*TEST_TOOLS, f"{CORE}[testing]")
+    session.run("pytest", "core/tests", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS, ids=[Path(p).name for p in PLUGINS])
+def tests_plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin's tests, with only the core and that plugin installed."""
+    session.install(*TEST_TOOLS, f"{CORE}[testing]", plugin)
+    session.run("pytest", f"{plugin}/tests", *session.posargs)
+
+
+@nox.session
+def tests_integration(session: nox.Session) -> None:
+    """Everything installed together: discovery, end to end over loopback HTTP, the CLI."""
+    session.install(*TEST_TOOLS, f"{CORE}[testing]", *PLUGINS)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """``agentflow demo``: every installed vendor against the fake server, offline."""
+    session.install(f"{CORE}[testing]", *PLUGINS)
+    session.run("agentflow", "demo")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and memory against raw httpx on the same fake server (not part of CI)."""
+    session.install(f"{CORE}[testing]", *PLUGINS)
+    session.run("python", "bench/run.py", *session.posargs)
