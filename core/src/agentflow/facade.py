@@ -80,7 +80,8 @@ class AgentFlow:
         """
         from agentflow.config import validate_config
 
-        return validate_config(path, providers=cls.runtime().host.providers())
+        host = cls.runtime().host
+        return validate_config(path, providers=host.providers(), catalog=host.catalog())
 
     @classmethod
     def attach_metrics(cls, collector: MetricsCollector) -> None:

@@ -43,7 +43,8 @@ class Runtime:
         from agentflow.config import Config, discover_config_path, load_config
 
         found = Path(path) if path is not None else discover_config_path()
-        config = Config() if found is None else load_config(found, providers=self.host.providers())
+        config = Config() if found is None else load_config(
+            found, providers=self.host.providers(), catalog=self.host.catalog())
         self.set_config(config)
         return config
 

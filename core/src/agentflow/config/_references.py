@@ -1,0 +1,176 @@
+"""Checks that span keys, or need to know the installed plugins.
+
+These run on the plain data (not the structured config), value by value, so that they still
+report their problems when some other part of the file has the wrong type: a file with a bad
+temperature *and* an unknown vendor gets both lines. Values of the wrong type are skipped here;
+the structuring step reports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentflow.config._problems import Anchor, Problem, did_you_mean, suggestion
+from agentflow.config._secrets import api_key_env_problem
+from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
+from agentflow.types import ModelInfo, ProviderSpec
+
+
+def _section(data: Mapping[Any, Any], name: str) -> dict[Any, Mapping[Any, Any]]:
+    section = data.get(name)
+    if not isinstance(section, Mapping):
+        return {}
+    return {key: value for key, value in section.items() if isinstance(value, Mapping)}
+
+
+def _str(entry: Mapping[Any, Any], key: str) -> str | None:
+    value = entry.get(key)
+    return value if isinstance(value, str) else None
+
+
+def check_http(data: Mapping[Any, Any]) -> list[Problem]:
+    """Plain http to another machine without ``allow_insecure_http``: one error per URL."""
+    problems: list[Problem] = []
+    entries = _section(data, "providers")
+    for name, entry in entries.items():
+        allowed = entry.get("allow_insecure_http") is True
+        problems += _http_problem(_str(entry, "base_url"), allowed, str(name),
+                                  ("providers", name, "base_url"))
+    for alias, model in _section(data, "models").items():
+        ref = _str(model, "vendor")
+        entry = entries.get(ref, {}) if ref is not None else {}
+        allowed = entry.get("allow_insecure_http") is True
+        problems += _http_problem(_str(model, "base_url"), allowed, ref or "<name>",
+                                  ("models", alias, "base_url"))
+    return problems
+
+
+def _http_problem(url: str | None, allowed: bool, provider: str,
+                  path: tuple[Any, ...]) -> list[Problem]:
+    if url is None or allowed or base_url_problem(url) is not None:
+        return []
+    host = insecure_host(url)
+    return [Problem(path, insecure_http_message(host, provider))] if host else []
+
+
+def check_vendors(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec],
+                  catalog: Mapping[str, ModelInfo] | None) -> list[Problem]:
+    """Every vendor named in the file is installed; every model has one; vendor ranges hold."""
+    problems: list[Problem] = []
+    entries = _section(data, "providers")
+    for name, entry in entries.items():
+        vendor = entry.get("vendor")
+        if isinstance(vendor, str) and vendor not in providers:
+            problems.append(Problem(("providers", name, "vendor"),
+                                    _unknown_vendor(vendor, providers)))
+        elif vendor is None and str(name) not in providers:
+            problems.append(Problem(
+                ("providers", name),
+                f"no installed vendor is named {name!r}; set providers.{name}.vendor to the "
+                f"vendor this endpoint speaks{_installed(providers)}"
+                f"{suggestion(str(name), providers)}", "key"))
+    for alias, model in _section(data, "models").items():
+        problems += _check_model(alias, model, entries, providers, catalog)
+    return problems
+
+
+def _check_model(alias: Any, model: Mapping[Any, Any], entries: Mapping[Any, Any],
+                 providers: Mapping[str, ProviderSpec],
+                 catalog: Mapping[str, ModelInfo] | None) -> list[Problem]:
+    raw = model.get("vendor")
+    if raw is None:
+        if catalog is None:
+            return []  # whether the alias is a catalog model cannot be told
+        if alias not in catalog:
+            return [Problem(("models", alias),
+                            f"model {alias!r} has no vendor and is in no installed plugin's "
+                            f"catalog; set models.{alias}.vendor to a provider entry or an "
+                            f"installed vendor{_installed(providers)}", "key")]
+        raw = catalog[alias].provider
+    if not isinstance(raw, str):
+        return []  # reported as a wrong type
+    if raw not in entries and raw not in providers:
+        known = [str(name) for name in entries] + list(providers)
+        close = did_you_mean(raw, known)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return [Problem(("models", alias, "vendor"),
+                        f"{raw!r} is neither a provider entry nor an installed vendor"
+                        f"{_installed(providers)}{hint}")]
+    return _check_temperature(alias, model, providers.get(_vendor_of(raw, entries)))
+
+
+def _check_temperature(alias: Any, model: Mapping[Any, Any],
+                       spec: ProviderSpec | None) -> list[Problem]:
+    temperature = model.get("temperature")
+    if spec is None or not isinstance(temperature, int | float) or isinstance(temperature, bool):
+        return []
+    low, high = spec.temperature_range
+    if 0 <= temperature <= 2 and not low <= temperature <= high:
+        return [Problem(("models", alias, "temperature"),
+                        f"must be between {low:g} and {high:g} for vendor {spec.name}, "
+                        f"got {temperature!r}")]
+    return []
+
+
+def _vendor_of(ref: str, entries: Mapping[Any, Any]) -> str:
+    entry = entries.get(ref)
+    if entry is None:
+        return ref
+    vendor = _str(entry, "vendor")
+    return vendor if vendor is not None else ref
+
+
+def _installed(providers: Mapping[str, ProviderSpec]) -> str:
+    if not providers:
+        return "; no vendor plugin is installed (pip install agentflow-openai, for one)"
+    return f"; installed vendors: {', '.join(sorted(providers))}"
+
+
+def _unknown_vendor(vendor: str, providers: Mapping[str, ProviderSpec]) -> str:
+    plugin = f"agentflow-{vendor.replace('_', '-')}"
+    if not providers:
+        return (f"unknown vendor {vendor!r}; no vendor plugin is installed (try pip install "
+                f"{plugin})")
+    hint = suggestion(vendor, providers) or f" (is {plugin} installed?)"
+    return f"unknown vendor {vendor!r}{_installed(providers)}{hint}"
+
+
+def check_api_keys(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec],
+                   environ: Mapping[str, str]) -> list[Problem]:
+    """A warning for each key variable in use that is not set (once per variable)."""
+    problems: list[Problem] = []
+    warned: set[str] = set()
+    entries = _section(data, "providers")
+
+    def warn(path: tuple[Any, ...], anchor: Anchor, spec: ProviderSpec | None,
+             variable: str | None, who: str) -> None:
+        if spec is None or spec.api_key_optional or not variable or variable in warned:
+            return
+        if environ.get(variable):
+            return
+        warned.add(variable)
+        problems.append(Problem(path, f"{variable} is not set; requests {who} will fail until "
+                                      f"you export {variable}=...", anchor, "warning"))
+
+    for name, entry in entries.items():
+        if not isinstance(name, str):
+            continue
+        spec = providers.get(_vendor_of(name, entries))
+        own = _str(entry, "api_key_env")
+        if own is not None and api_key_env_problem(own) is not None:
+            continue  # reported as malformed; it may even be a key, so never repeat it
+        if own:
+            path: tuple[Any, ...] = ("providers", name, "api_key_env")
+            anchor: Anchor = "value"
+        else:
+            path, anchor = ("providers", name), "key"
+        warn(path, anchor, spec, own or (spec.api_key_env if spec else None),
+             f"through providers.{name}")
+    for alias, model in _section(data, "models").items():
+        ref = _str(model, "vendor")
+        if ref is not None and ref not in entries:
+            spec = providers.get(ref)
+            warn(("models", alias, "vendor"), "value", spec,
+                 spec.api_key_env if spec else None, f"to model {alias}")
+    return problems

@@ -1,0 +1,168 @@
+"""Reading YAML text into plain data plus a map of where every key and value is.
+
+ruamel.yaml's round-trip loader keeps the position of every mapping key and value (``.lc``)
+and constructs only plain data: no tag can make it build an arbitrary object. Its output is
+turned into plain ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` values, and the
+positions into a :class:`SourceMap` keyed by path. Tags other than YAML's standard ones are
+reported as problems.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from agentflow.config._problems import Key, Path, Problem
+
+_STANDARD_TAG = re.compile(r"tag:yaml\.org,2002:(str|map|seq|omap|int|float|bool|null)\Z")
+
+
+class YamlSyntaxError(Exception):
+    """The text is not YAML (or not a single YAML document); 1-based position."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@attrs.define
+class SourceMap:
+    """1-based (line, column) of the keys and values of a document, by path."""
+
+    keys: dict[Path, tuple[int, int]] = attrs.field(factory=dict)
+    values: dict[Path, tuple[int, int]] = attrs.field(factory=dict)
+
+    def locate(self, path: Path, anchor: str = "value") -> tuple[int, int]:
+        """Where the key (``anchor="key"``) or value at ``path`` is.
+
+        A path that is not in the document (a key that a merge brought in, say) is placed at
+        the key of its nearest ancestor that is.
+        """
+        table = self.keys if anchor == "key" else self.values
+        if path in table:
+            return table[path]
+        while path:
+            if path in self.keys:
+                return self.keys[path]
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+
+def parse_yaml(text: str) -> tuple[Any, SourceMap, list[Problem]]:
+    """Plain data, its source map, and problems with tags, from one YAML document.
+
+    :raises YamlSyntaxError: for text that is not a single well-formed YAML document.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    try:
+        document = YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        raise _syntax_error(exc) from None
+    source = SourceMap()
+    source.values[()] = _document_start(document, text)
+    problems: list[Problem] = []
+    return _plain(document, (), source, problems), source, problems
+
+
+def _syntax_error(exc: Any) -> YamlSyntaxError:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = str(exc.problem or "invalid YAML")
+    found = re.match(r'found duplicate key "(.*?)" with value', problem)
+    if found:  # ruamel's own wording repeats both values, and a value may be a secret
+        problem = f"duplicate key {found.group(1)!r}; a key may appear only once in a mapping"
+    elif exc.context:
+        problem = f"{problem} ({exc.context})"
+    return YamlSyntaxError(f"invalid YAML: {problem}", line, column)
+
+
+def _document_start(document: Any, text: str) -> tuple[int, int]:
+    lc = getattr(document, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line + 1, lc.col + 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith(("#", "---", "%")):
+            return number, len(line) - len(stripped) + 1
+    return 1, 1
+
+
+def _plain(node: Any, path: Path, source: SourceMap, problems: list[Problem]) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+    from ruamel.yaml.scalarbool import ScalarBoolean
+
+    _check_tag(node, path, problems)
+    if isinstance(node, CommentedMap):
+        result: dict[Key, Any] = {}
+        for raw_key, value in node.items():
+            key = _plain_key(raw_key)
+            child = (*path, key)
+            _record((node.lc.data or {}).get(raw_key), child, value, source)
+            result[key] = _plain(value, child, source, problems)
+        return result
+    if isinstance(node, CommentedSeq):
+        items: list[Any] = []
+        for index, value in enumerate(node):
+            child = (*path, index)
+            position = (node.lc.data or {}).get(index)
+            if position is not None:
+                source.keys[child] = source.values[child] = (position[0] + 1, position[1] + 1)
+            items.append(_plain(value, child, source, problems))
+        return items
+    if isinstance(node, TaggedScalar):
+        return str(node.value)
+    if isinstance(node, ScalarBoolean):
+        return bool(node)
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node  # dates and timestamps: reported as wrong types where they do not belong
+
+
+def _plain_key(key: Any) -> Key:
+    # Keys that are not strings are kept as they are (as int/float/bool/None) so that the
+    # structuring step can report them; anything more exotic (a complex key) becomes text.
+    from ruamel.yaml.scalarbool import ScalarBoolean
+
+    if isinstance(key, ScalarBoolean):
+        return bool(key)
+    if isinstance(key, bool) or key is None:
+        return key
+    if isinstance(key, int):
+        return int(key)
+    if isinstance(key, float):
+        return float(key)
+    return str(key)
+
+
+def _record(position: list[int] | None, path: Path, value: Any, source: SourceMap) -> None:
+    if position is None:
+        return
+    key_line, key_col, value_line, value_col = (p + 1 for p in position)
+    source.keys[path] = (key_line, key_col)
+    # An empty value has no token of its own (ruamel points at the next one), and an alias
+    # points at its anchor: in both cases the key is the honest place to point at.
+    if (value is None and value_line != key_line) or value_line < key_line:
+        source.values[path] = (key_line, key_col)
+    else:
+        source.values[path] = (value_line, value_col)
+
+
+def _check_tag(node: Any, path: Path, problems: list[Problem]) -> None:
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", None) if tag is not None else None
+    if value and not _STANDARD_TAG.match(value):
+        shown = value.replace("tag:yaml.org,2002:", "!!")
+        problems.append(Problem(path, f"the YAML tag {shown} is not supported: configuration "
+                                      "files hold plain data only"))

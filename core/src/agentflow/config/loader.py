@@ -1,0 +1,164 @@
+"""Validating and loading configuration files.
+
+One pipeline serves both :func:`validate_config` and :func:`load_config`, and it never stops
+at the first problem: YAML is parsed (a syntax error is the only thing that ends it early),
+credential-named keys are refused, ``${VAR}`` references expanded, the data structured into
+the config classes, and cross-references checked against the installed plugins. Every
+problem becomes an :class:`Issue` at the line and column of the key or value at fault.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from agentflow.config import _references, _secrets
+from agentflow.config._problems import Problem, describe_value
+from agentflow.config._source import SourceMap, YamlSyntaxError, parse_yaml
+from agentflow.config._structure import structure_config
+from agentflow.config.interpolate import expand_tree
+from agentflow.config.models import Config
+from agentflow.config.report import Issue, ValidationReport
+from agentflow.errors import ConfigurationError
+from agentflow.types import ModelInfo, ProviderSpec
+
+__all__ = ["load_config", "load_config_text", "validate_config", "validate_config_text"]
+
+PathLike = str | os.PathLike[str]
+
+
+def validate_config(
+    path: PathLike,
+    *,
+    providers: Mapping[str, ProviderSpec],
+    environ: Mapping[str, str] | None = None,
+    catalog: Mapping[str, ModelInfo] | None = None,
+) -> ValidationReport:
+    """Every problem in the configuration file at ``path``, each located.
+
+    :param providers: the installed vendors (``PluginHost.providers()``); vendor names are
+        checked against them, and their key variables looked up.
+    :param environ: where ``${VAR}`` and key variables are read (default ``os.environ``).
+    :param catalog: the installed catalogs (``PluginHost.catalog()``); when given, a model
+        without ``vendor`` must be in it.
+    :raises ConfigurationError: when the file cannot be read at all.
+    """
+    return _analyse(_read(path), str(path), providers, catalog, environ)[1]
+
+
+def validate_config_text(
+    text: str,
+    *,
+    source_name: str = "<string>",
+    providers: Mapping[str, ProviderSpec] | None = None,
+    environ: Mapping[str, str] | None = None,
+    catalog: Mapping[str, ModelInfo] | None = None,
+) -> ValidationReport:
+    """:func:`validate_config` for text; issues name ``source_name`` as their file.
+
+    With ``providers=None`` nothing is checked that needs the installed plugins.
+    """
+    return _analyse(text, source_name, providers, catalog, environ)[1]
+
+
+def load_config(
+    path: PathLike,
+    *,
+    providers: Mapping[str, ProviderSpec] | None = None,
+    environ: Mapping[str, str] | None = None,
+    catalog: Mapping[str, ModelInfo] | None = None,
+) -> Config:
+    """Read, check and structure the configuration file at ``path``.
+
+    Warnings do not stop loading; errors do. With ``providers`` (and ``catalog``) given,
+    vendor names are checked too.
+
+    :raises ConfigurationError: listing every located error, with ``.issues`` set.
+    """
+    config = load_config_text(_read(path), source_name=str(path), providers=providers,
+                              environ=environ, catalog=catalog)
+    return attrs.evolve(config, source=Path(path))
+
+
+def load_config_text(
+    text: str,
+    *,
+    source_name: str = "<string>",
+    providers: Mapping[str, ProviderSpec] | None = None,
+    environ: Mapping[str, str] | None = None,
+    catalog: Mapping[str, ModelInfo] | None = None,
+) -> Config:
+    """:func:`load_config` for text (tests, embedded configurations)."""
+    config, report = _analyse(text, source_name, providers, catalog, environ)
+    if config is None or not report.is_valid:
+        raise _error(report)
+    return config
+
+
+def _read(path: PathLike) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigurationError(f"configuration file {os.fspath(path)} does not exist") from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read configuration file {os.fspath(path)}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigurationError(
+            f"{os.fspath(path)}:{line}: the file is not UTF-8 text; save it as UTF-8") from None
+
+
+def _error(report: ValidationReport) -> ConfigurationError:
+    errors = report.errors
+    count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+    lines = "\n".join(f"  {issue}" for issue in errors)
+    return ConfigurationError(
+        f"configuration {report.file} has {count}:\n{lines}", issues=report.issues)
+
+
+def _analyse(
+    text: str,
+    file: str,
+    providers: Mapping[str, ProviderSpec] | None,
+    catalog: Mapping[str, ModelInfo] | None,
+    environ: Mapping[str, str] | None,
+) -> tuple[Config | None, ValidationReport]:
+    env = os.environ if environ is None else environ
+    try:
+        data, source, problems = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        issue = Issue(file=file, path="", line=exc.line, column=exc.column, message=exc.message)
+        return None, ValidationReport(file=file, issues=(issue,))
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(Problem((), "the file must be a mapping with the sections models, "
+                                    f"providers and defaults, not {describe_value(data)}"))
+        return None, _report(file, problems, source)
+    data, found = _secrets.strip_literal_keys(data)
+    problems += found
+    data, found = expand_tree(data, env)
+    problems += found
+    config, found = structure_config(data)
+    problems += found
+    problems += _references.check_http(data)
+    if providers is not None:
+        problems += _references.check_vendors(data, providers, catalog)
+        problems += _references.check_api_keys(data, providers, env)
+    return config, _report(file, problems, source)
+
+
+def _report(file: str, problems: list[Problem], source: SourceMap) -> ValidationReport:
+    issues = []
+    for problem in problems:
+        line, column = source.locate(problem.path, problem.anchor)
+        issues.append(Issue(file=file, path=".".join(str(step) for step in problem.path),
+                            line=line, column=column, message=problem.message,
+                            severity=problem.severity))
+    return ValidationReport(file=file, issues=tuple(issues))

@@ -1,0 +1,153 @@
+"""The configuration file's shape: frozen attrs classes, one per section.
+
+``models`` names the aliases users pass to ``AgentFlow.model()``; ``providers`` configures the
+endpoints that speak a vendor's wire format; ``defaults`` applies to every model. Each key is a
+:func:`~agentflow.config._fields.setting` whose documentation and limits also drive the checks
+and the JSON Schema. Every field is optional: an empty file is a valid configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from agentflow.config._fields import non_empty, setting
+from agentflow.config._secrets import api_key_env_problem
+from agentflow.config._urls import base_url_problem
+
+__all__ = ["Config", "Defaults", "ModelConfig", "ProviderConfig", "RateLimitConfig",
+           "RetryConfig"]
+
+_BASE_URL_SCHEMA = {"format": "uri", "pattern": "^https?://"}
+_ENV_NAME_SCHEMA = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "examples": ["OPENAI_API_KEY"]}
+
+
+def _base_url(doc: str) -> Any:
+    return setting(doc, check=base_url_problem, schema=_BASE_URL_SCHEMA)
+
+
+def _temperature(doc: str) -> Any:
+    return setting(doc, minimum=0.0, maximum=2.0)
+
+
+def _top_p(doc: str) -> Any:
+    return setting(doc, minimum=0.0, maximum=1.0)
+
+
+def _max_tokens(doc: str) -> Any:
+    return setting(doc, above=0)
+
+
+@attrs.frozen(kw_only=True)
+class ModelConfig:
+    """One model alias (``models.<alias>``): which provider serves it, and its parameters."""
+
+    vendor: str | None = setting(
+        "The provider entry (a key of `providers`) or installed vendor that serves this model. "
+        "Optional for models in an installed plugin's catalog.", check=non_empty)
+    model_id: str | None = setting(
+        "The vendor's own model id. Defaults to the catalog's id for this alias, else the alias.",
+        check=non_empty)
+    base_url: str | None = _base_url(
+        "Base URL for this model only, overriding the provider's.")
+    temperature: float | None = _temperature(
+        "Sampling temperature, 0 to 2 (a vendor may allow a narrower range).")
+    top_p: float | None = _top_p("Nucleus sampling probability mass, 0 to 1.")
+    max_tokens: int | None = _max_tokens("Most tokens to generate per answer (> 0).")
+    supports_streaming: bool | None = setting(
+        "Whether the model streams. Defaults to the catalog's answer, else the vendor's.")
+    timeout_seconds: float | None = setting(
+        "Total time limit of one request in seconds (> 0), overriding provider and defaults.",
+        above=0)
+    options: Mapping[str, Any] = setting(
+        "Free-form vendor options, merged over the catalog's options and passed to the "
+        "vendor plugin.", factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class RateLimitConfig:
+    """Client-side limits for one provider (``providers.<name>.rate_limit``)."""
+
+    requests_per_minute: int | None = setting("Most requests started per minute (> 0).",
+                                              above=0)
+    tokens_per_minute: int | None = setting("Most tokens (prompt + answer) per minute (> 0).",
+                                            above=0)
+    max_concurrent: int | None = setting("Most requests in flight at once (> 0).", above=0)
+
+
+@attrs.frozen(kw_only=True)
+class RetryConfig:
+    """Retries of failed requests for one provider (``providers.<name>.retry_config``)."""
+
+    max_retries: int | None = setting(
+        "Retries after the first attempt of a request that failed transiently (>= 0).",
+        minimum=0)
+    retry_delay_ms: int | None = setting(
+        "Base delay before a retry in milliseconds (>= 0); grows exponentially with jitter.",
+        minimum=0)
+
+
+@attrs.frozen(kw_only=True)
+class ProviderConfig:
+    """One provider entry (``providers.<name>``): an endpoint speaking a vendor's format.
+
+    The entry name is what models refer to with ``vendor:``. Two entries may share a vendor,
+    for example two OpenAI-compatible servers.
+    """
+
+    vendor: str | None = setting(
+        "The installed vendor (plugin provider) whose wire format this endpoint speaks. "
+        "Defaults to the entry's name.", check=non_empty)
+    api_key_env: str | None = setting(
+        "Name of the environment variable holding the API key. Defaults to the vendor's "
+        "variable (e.g. OPENAI_API_KEY). Keys are never written in the file.",
+        check=api_key_env_problem, schema=_ENV_NAME_SCHEMA)
+    base_url: str | None = _base_url(
+        "Base URL of the API. Defaults to the vendor's public endpoint.")
+    timeout_seconds: float | None = setting(
+        "Total time limit of one request in seconds (> 0).", above=0)
+    connect_timeout_seconds: float | None = setting(
+        "Time limit for opening a connection in seconds (> 0).", above=0)
+    allow_insecure_http: bool = setting(
+        "Allow plain http to a host other than this machine (sends the key unencrypted).",
+        default=False)
+    # setting() returns an attrs field, not a shared default value (RUF009 cannot know that).
+    rate_limit: RateLimitConfig | None = setting("Client-side rate limits.")  # noqa: RUF009
+    retry_config: RetryConfig | None = setting("Retry policy for this provider.")  # noqa: RUF009
+
+
+@attrs.frozen(kw_only=True)
+class Defaults:
+    """Settings for every model unless a model or its provider says otherwise."""
+
+    timeout_seconds: float = setting(
+        "Total time limit of one request in seconds (> 0).", default=60.0, above=0)
+    connect_timeout_seconds: float = setting(
+        "Time limit for opening a connection in seconds (> 0).", default=10.0, above=0)
+    max_retries: int = setting(
+        "Retries after the first attempt of a request that failed transiently (>= 0).",
+        default=2, minimum=0)
+    retry_delay_ms: int = setting(
+        "Base delay before a retry in milliseconds (>= 0).", default=500, minimum=0)
+    temperature: float | None = _temperature("Default sampling temperature, 0 to 2.")
+    top_p: float | None = _top_p("Default nucleus sampling probability mass, 0 to 1.")
+    max_tokens: int | None = _max_tokens("Default most tokens per answer (> 0).")
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """A whole configuration: model aliases, provider entries and defaults.
+
+    ``Config()`` is valid and means "the installed plugins' catalogs only". ``source`` is the
+    file it was read from, if any; it takes no part in equality.
+    """
+
+    models: Mapping[str, ModelConfig] = setting(
+        "Model aliases: the names users pass to AgentFlow.model().", factory=dict)
+    providers: Mapping[str, ProviderConfig] = setting(
+        "Provider entries: endpoints that models refer to with `vendor`.", factory=dict)
+    defaults: Defaults = setting("Settings for every model.", factory=Defaults)  # noqa: RUF009
+    source: Path | None = attrs.field(default=None, eq=False)

@@ -1,0 +1,241 @@
+"""From a model name to the settings a request needs: the configuration and plugins merged.
+
+For a model alias, each setting comes from the first layer that has it::
+
+    models.<alias>  >  providers.<entry>  >  defaults  >  the catalog entry  >  the vendor's
+                                                          for the alias         ProviderSpec
+
+A model's ``vendor`` names a provider entry (``providers.<entry>``) or, directly, an installed
+vendor; an entry's own ``vendor`` (default: its name) says which plugin speaks its wire format.
+A catalog model needs no configuration at all. The API key is read from the environment at
+resolve time, never from the file.
+
+A registry is immutable: it merges each alias once and keeps the result; a new configuration
+means a new registry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from agentflow.config._problems import did_you_mean
+from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
+from agentflow.errors import (
+    ConfigurationError,
+    MissingApiKeyError,
+    ModelNotFoundError,
+    UnsupportedProviderError,
+)
+from agentflow.types import ModelInfo, ModelSettings, ProviderSpec, Secret
+
+if TYPE_CHECKING:
+    from agentflow.config import Config, ModelConfig, RateLimitConfig
+    from agentflow.plugins import PluginHost
+
+__all__ = ["ModelRegistry"]
+
+
+@attrs.frozen
+class _Merged:
+    """An alias merged once: its settings without a key, and how to find the key."""
+
+    settings: ModelSettings
+    key_required: bool
+
+
+class ModelRegistry:
+    """Resolves model names against one configuration and the installed plugins.
+
+    :param config: the active configuration (``Config()`` for catalogs only).
+    :param host: the plugin host whose providers and catalogs complete the configuration.
+    :param environ: where API keys are read (default ``os.environ``, read at each resolve).
+    """
+
+    def __init__(self, config: Config, host: PluginHost, *,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self._config = config
+        self._host = host
+        self._environ = environ
+        self._merged: dict[str, _Merged] = {}
+        self._with_key: dict[str, tuple[str, ModelSettings]] = {}
+
+    @property
+    def config(self) -> Config:
+        """The configuration this registry resolves against."""
+        return self._config
+
+    def resolve(self, name: str) -> ModelSettings:
+        """The merged settings of model ``name``, with its API key.
+
+        :raises ModelNotFoundError: no such alias in the configuration or any catalog.
+        :raises UnsupportedProviderError: no installed plugin implements the model's vendor.
+        :raises MissingApiKeyError: the key variable is unset or empty (and the vendor needs
+            a key).
+        :raises ConfigurationError: the base URL is malformed, or plain http to another host.
+        """
+        merged = self._merged.get(name)
+        if merged is None:
+            merged = self._merged[name] = self._merge(name)
+        settings = merged.settings
+        variable = settings.api_key_env
+        if variable is None:
+            return settings
+        environ = os.environ if self._environ is None else self._environ
+        key = environ.get(variable)
+        if not key:
+            if merged.key_required:
+                raise MissingApiKeyError(
+                    f"{variable} is not set: export {variable}=... or set "
+                    f"providers.{settings.provider}.api_key_env to the variable that holds "
+                    "the key", env_var=variable, provider=settings.provider, model=name)
+            return settings
+        cached = self._with_key.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        keyed = attrs.evolve(settings, api_key=Secret(key))
+        self._with_key[name] = (key, keyed)
+        return keyed
+
+    def available_models(self) -> list[str]:
+        """Configured aliases and the catalog models of installed vendors, sorted."""
+        installed = self._host.providers()
+        names = set(self._config.models)
+        names.update(alias for alias, info in self._host.catalog().items()
+                     if info.provider in installed)
+        return sorted(names)
+
+    def describe(self) -> list[dict[str, str]]:
+        """One row per available model, for ``agentflow models``.
+
+        Each row has ``name``, ``provider``, ``vendor``, ``model_id`` and ``source``
+        (``"config"`` or ``"catalog"``). Rows never fail: a model whose vendor is not
+        installed shows the vendor it names.
+        """
+        rows = []
+        for name in self.available_models():
+            source = "config" if name in self._config.models else "catalog"
+            try:
+                merged = self._merged.get(name) or self._merged.setdefault(name, self._merge(name))
+                provider, vendor = merged.settings.provider, merged.settings.vendor
+                model_id = merged.settings.model_id
+            except ConfigurationError:
+                provider, vendor = self._route(name)
+                model_id = self._model_id(name, self._config.models.get(name),
+                                          self._host.catalog().get(name))
+            rows.append({"name": name, "provider": provider, "vendor": vendor,
+                         "model_id": model_id, "source": source})
+        return rows
+
+    def rate_limit(self, provider: str) -> RateLimitConfig | None:
+        """The configured client-side rate limits of provider entry ``provider``, if any."""
+        entry = self._config.providers.get(provider)
+        return entry.rate_limit if entry is not None else None
+
+    # merging -----------------------------------------------------------------------------
+
+    def _route(self, name: str) -> tuple[str, str]:
+        """The provider entry name and vendor of ``name`` (which must exist)."""
+        model = self._config.models.get(name)
+        info = self._host.catalog().get(name)
+        ref = model.vendor if model is not None and model.vendor is not None else (
+            info.provider if info is not None else None)
+        if ref is None:
+            raise ConfigurationError(
+                f"model {name!r} has no vendor and is in no installed plugin's catalog; set "
+                f"models.{name}.vendor to a provider entry or an installed vendor",
+                model=name)
+        entry = self._config.providers.get(ref)
+        vendor = entry.vendor if entry is not None and entry.vendor is not None else ref
+        return ref, vendor
+
+    def _merge(self, name: str) -> _Merged:
+        model = self._config.models.get(name)
+        info = self._host.catalog().get(name)
+        if model is None and info is None:
+            raise self._not_found(name)
+        provider, vendor = self._route(name)
+        spec = self._spec(vendor, provider, name)
+        entry = self._config.providers.get(provider)
+        defaults = self._config.defaults
+        retry = entry.retry_config if entry is not None else None
+        settings = ModelSettings(
+            name=name,
+            provider=provider,
+            vendor=vendor,
+            model_id=self._model_id(name, model, info),
+            base_url=_first(model and model.base_url, entry and entry.base_url,
+                            spec.default_base_url),
+            api_key_env=_first(entry and entry.api_key_env, spec.api_key_env),
+            temperature=_first(model and model.temperature, defaults.temperature),
+            top_p=_first(model and model.top_p, defaults.top_p),
+            max_tokens=_first(model and model.max_tokens, defaults.max_tokens),
+            supports_streaming=_first(model and model.supports_streaming,
+                                      info and info.supports_streaming,
+                                      "streaming" in spec.capabilities),
+            timeout_seconds=_first(model and model.timeout_seconds,
+                                   entry and entry.timeout_seconds, defaults.timeout_seconds),
+            connect_timeout_seconds=_first(entry and entry.connect_timeout_seconds,
+                                           defaults.connect_timeout_seconds),
+            max_retries=_first(retry and retry.max_retries, defaults.max_retries),
+            retry_delay_ms=_first(retry and retry.retry_delay_ms, defaults.retry_delay_ms),
+            allow_insecure_http=entry is not None and entry.allow_insecure_http,
+            options={**(info.options if info else {}), **(model.options if model else {})},
+        )
+        _check_base_url(settings, "models" if model and model.base_url else "providers")
+        return _Merged(settings=settings, key_required=not spec.api_key_optional)
+
+    @staticmethod
+    def _model_id(name: str, model: ModelConfig | None, info: ModelInfo | None) -> str:
+        if model is not None and model.model_id is not None:
+            return model.model_id
+        if info is not None:
+            return info.model_id or info.name
+        return name
+
+    def _spec(self, vendor: str, provider: str, name: str) -> ProviderSpec:
+        installed = self._host.providers()
+        spec = installed.get(vendor)
+        if spec is not None:
+            return spec
+        names = ", ".join(sorted(installed)) or "none"
+        close = did_you_mean(vendor, installed)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnsupportedProviderError(
+            f"no installed plugin provides vendor {vendor!r} (used by model {name!r}); "
+            f"installed vendors: {names}.{hint} To add it: pip install "
+            f"agentflow-{vendor.replace('_', '-')}", provider=provider, model=name)
+
+    def _not_found(self, name: str) -> ModelNotFoundError:
+        known = self.available_models()
+        close = did_you_mean(name, known, limit=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        where = f"in {self._config.source}" if self._config.source else "in the configuration"
+        return ModelNotFoundError(
+            f"no model named {name!r} {where} or in the installed plugins' catalogs.{hint} "
+            "Run `agentflow models` to list the available models.",
+            suggestions=close, model=name)
+
+
+def _first(*values: object) -> Any:
+    """The first value that is not None (an unset layer); ``0`` and ``False`` count."""
+    for value in values:
+        if value is not None:
+            return value
+    return None
+
+
+def _check_base_url(settings: ModelSettings, level: Literal["models", "providers"]) -> None:
+    key = (f"models.{settings.name}.base_url" if level == "models"
+           else f"providers.{settings.provider}.base_url")
+    problem = base_url_problem(settings.base_url)
+    if problem is not None:
+        raise ConfigurationError(f"{key} {problem}", provider=settings.provider,
+                                 model=settings.name)
+    host = insecure_host(settings.base_url)
+    if host is not None and not settings.allow_insecure_http:
+        raise ConfigurationError(f"{key}: {insecure_http_message(host, settings.provider)}",
+                                 provider=settings.provider, model=settings.name)
