@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["StreamingResponse"]
 
+#: After the final event, how long and how much trailing body is read before closing.
+_DRAIN_SECONDS = 1.0
+_DRAIN_BYTES = 65536
+
 
 class StreamingResponse:
     """An answer that arrives in pieces.
@@ -47,7 +51,7 @@ class StreamingResponse:
         on_finish: Callable[[StreamChunk | None, LLMError | None], None],
     ) -> None:
         self._response = response
-        self._bytes: AsyncIterator[bytes] = response.aiter_bytes()
+        self._bytes = _body_iterator(response)
         self._decoder = SSEDecoder()
         self._parse_event = parse_event
         self._provider = provider
@@ -100,6 +104,9 @@ class StreamingResponse:
         if not self._closed:
             self._closed = True
             with anyio.CancelScope(shield=True):
+                close_iterator = getattr(self._bytes, "aclose", None)
+                if close_iterator is not None:
+                    await close_iterator()
                 await self._response.aclose()
 
     async def __aenter__(self) -> StreamingResponse:
@@ -131,7 +138,21 @@ class StreamingResponse:
             except LLMError as exc:
                 await self._fail(exc)
             if self._finished:
+                await self._drain()
                 await self.aclose()
+
+    async def _drain(self) -> None:
+        """Read what is left of the body after the final event (normally nothing but the end
+        of the body), so the connection goes back to the pool and httpx's iterators finish."""
+        with anyio.move_on_after(_DRAIN_SECONDS):
+            left = _DRAIN_BYTES
+            try:
+                async for data in self._bytes:
+                    left -= len(data)
+                    if left < 0:
+                        break
+            except Exception:  # the answer is complete; a broken tail does not matter
+                pass
 
     def _handle_event(self, event: Any) -> None:
         state = self._state
@@ -168,3 +189,16 @@ class StreamingResponse:
         received = len(self._state.text)
         return (f"{how} before the {self._provider} stream was complete "
                 f"({received} characters received, kept in .partial_text)")
+
+
+def _body_iterator(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's bytes as they arrive.
+
+    An event stream is normally not content-encoded, and then we iterate httpx's byte stream
+    ourselves: holding that iterator lets :meth:`StreamingResponse.aclose` close it
+    deterministically, which ``aiter_bytes()`` does not (its inner iterator is left to the
+    garbage collector, which trio reports as a leak).
+    """
+    if response.headers.get("content-encoding", "identity").lower() != "identity":
+        return response.aiter_bytes()
+    return response.stream.__aiter__()  # type: ignore[union-attr]

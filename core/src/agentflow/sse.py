@@ -1,0 +1,136 @@
+"""Incremental server-sent events decoding, per the WHATWG event-stream rules.
+
+Feed bytes as they arrive, in any split: lines may end with LF, CR or CRLF (a CR at the end of
+one piece and an LF at the start of the next are one line end), and a UTF-8 character may be cut
+between pieces.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterator
+
+__all__ = ["SSEDecoder", "ServerSentEvent", "aiter_sse"]
+
+
+class ServerSentEvent:
+    """One dispatched event: ``event`` (``"message"`` by default), ``data``, the last event
+    ``id`` and ``retry`` (milliseconds) when the stream set them."""
+
+    __slots__ = ("data", "event", "id", "retry")
+
+    def __init__(self, data: str = "", event: str = "message", id: str | None = None,
+                 retry: int | None = None) -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+
+    def __repr__(self) -> str:
+        return (f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r}, "
+                f"retry={self.retry!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.data, self.event, self.id, self.retry) == (
+            other.data, other.event, other.id, other.retry)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class SSEDecoder:
+    """Turns a byte stream into :class:`ServerSentEvent` objects as complete events arrive."""
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._tail = ""  # text after the last line end
+        self._started = False
+        self._skip_lf = False  # the previous piece ended in CR: a leading LF is part of it
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None
+        self._retry: int | None = None
+        self._dirty = False
+
+    @property
+    def pending(self) -> bool:
+        """Whether fields or a partial line are waiting for a blank line that has not come."""
+        return self._dirty or bool(self._tail)
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode ``chunk`` and return the events it completed (often none or one)."""
+        text = self._utf8.decode(chunk)
+        if not self._started and text:
+            self._started = True
+            if text[0] == "\ufeff":
+                text = text[1:]
+        if self._skip_lf and text:
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
+        if not text:
+            return []
+        text = self._tail + text
+        if "\r" in text:
+            if text[-1] == "\r":
+                self._skip_lf = True
+            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        else:
+            lines = text.split("\n")
+        self._tail = lines.pop()
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            if line:
+                self._field(line)
+            else:
+                self._dispatch(events)
+        return events
+
+    def close(self) -> list[ServerSentEvent]:
+        """End of stream. Per the rules an event not closed by a blank line is discarded;
+        check :attr:`pending` first to know whether one was."""
+        self._utf8.decode(b"", final=True)
+        self._tail = ""
+        self._data.clear()
+        self._event = ""
+        self._dirty = False
+        return []
+
+    def _field(self, line: str) -> None:
+        if line[0] == ":":
+            return
+        self._dirty = True
+        name, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._last_id = value
+        elif name == "retry":
+            if value.isascii() and value.isdigit():
+                self._retry = int(value)
+
+    def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        self._dirty = False
+        data = self._data
+        if not data:
+            self._event = ""
+            return
+        events.append(ServerSentEvent("\n".join(data), self._event or "message",
+                                      self._last_id, self._retry))
+        self._data = []
+        self._event = ""
+
+
+async def aiter_sse(byte_iter: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
+    """The events of an async iterator of bytes (``response.aiter_bytes()``, say)."""
+    decoder = SSEDecoder()
+    async for chunk in byte_iter:
+        for event in decoder.feed(chunk):
+            yield event
+    decoder.close()

@@ -1,0 +1,61 @@
+"""Test code that uses agentflow offline, against a fake provider server on loopback.
+
+Each vendor plugin contributes an emulation of its API (``agentflow_fake_routes``);
+:class:`FakeServer` serves them over real HTTP, and tests script what it answers with
+:class:`Reply`: fixed text or an echo, streams of N chunks, any status with Retry-After, delays,
+a connection cut after K chunks, malformed bodies. With ``agentflow-core[testing]`` installed,
+pytest gets the ``fake_llm_server`` and ``fake_agentflow`` fixtures (see docs/testing.md).
+
+The names below load on first access: importing this package imports no web server.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentflow.testing.app import RecordedRequest
+    from agentflow.testing.fake import (
+        FakeCall,
+        FakeJSON,
+        FakeProvider,
+        FakeRaw,
+        FakeRoute,
+        FakeStream,
+        Reply,
+    )
+    from agentflow.testing.server import FakeServer
+
+__all__ = [
+    "FakeCall",
+    "FakeJSON",
+    "FakeProvider",
+    "FakeRaw",
+    "FakeRoute",
+    "FakeServer",
+    "FakeStream",
+    "RecordedRequest",
+    "Reply",
+]
+
+_LOCATIONS = {
+    "FakeServer": "agentflow.testing.server",
+    "RecordedRequest": "agentflow.testing.app",
+    **dict.fromkeys(("FakeCall", "FakeJSON", "FakeProvider", "FakeRaw", "FakeRoute",
+                     "FakeStream", "Reply"), "agentflow.testing.fake"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LOCATIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'agentflow.testing' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
