@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import agentflow
 
 
@@ -26,12 +28,8 @@ def test_contract_names_are_exported():
 
 
 def test_unknown_attribute_raises_attribute_error():
-    try:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
         agentflow.NoSuchThing  # noqa: B018
-    except AttributeError as exc:
-        assert "NoSuchThing" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")
 
 
 def test_import_loads_no_plugin_and_no_http_library():

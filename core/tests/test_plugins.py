@@ -7,12 +7,11 @@ import types
 
 import importlib_metadata
 import pytest
+from echo_vendor import EchoVendor
 
 from agentflow.hookspecs import hookimpl
 from agentflow.plugins import PluginHost, PluginLoadWarning
 from agentflow.types import ModelInfo, ProviderSpec
-
-from echo_vendor import EchoVendor
 
 
 class FakeEntryPoint:

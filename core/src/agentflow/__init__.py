@@ -54,14 +54,14 @@ _LOCATIONS = {
     "Response": "agentflow.types",
     "StreamChunk": "agentflow.types",
     "Usage": "agentflow.types",
-    **{
-        name: "agentflow.errors"
-        for name in (
+    **dict.fromkeys(
+        (
             "ConfigurationError", "HttpError", "LLMError", "LLMTimeoutError",
             "MissingApiKeyError", "ModelNotFoundError", "ProviderError", "RateLimitError",
             "StreamingError", "UnsupportedProviderError", "ValidationError",
-        )
-    },
+        ),
+        "agentflow.errors",
+    ),
 }
 
 

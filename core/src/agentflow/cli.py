@@ -225,10 +225,11 @@ def _print_json(value: Any) -> None:
 
 def _print_table(headers: list[str], rows: list[list[str]], out: TextIO | None = None) -> None:
     out = out or sys.stdout
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    for row in [headers, *rows]:
-        out.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
-                  + "\n")
+    table = [headers, *rows]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(*table, strict=True)]
+    for row in table:
+        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        out.write("  ".join(cells).rstrip() + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

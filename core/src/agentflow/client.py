@@ -270,7 +270,8 @@ def _ignore(chunk: StreamChunk) -> None:
 
 def _request_id(response: httpx.Response) -> str | None:
     headers = response.headers
-    return headers.get("x-request-id") or headers.get("request-id")
+    found: str | None = headers.get("x-request-id") or headers.get("request-id")
+    return found
 
 
 def _with_attempts(error: LLMError, failures: list[str]) -> LLMError:

@@ -45,7 +45,7 @@ class _Histogram:
     """Latency samples in bounded memory: log-spaced buckets, about 2% relative accuracy."""
 
     _GROWTH = 1.04
-    __slots__ = ("buckets", "count", "total", "maximum")
+    __slots__ = ("buckets", "count", "maximum", "total")
 
     def __init__(self) -> None:
         self.buckets: dict[int, int] = {}

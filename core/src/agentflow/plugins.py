@@ -108,8 +108,8 @@ class PluginHost:
         if self._loaded:
             return
         with self._lock:
-            if self._loaded:
-                return
+            if self._loaded:  # another thread loaded them meanwhile
+                return  # type: ignore[unreachable]
             if self._use_entry_points:
                 self._load_entry_points()
             self._loaded = True
@@ -178,7 +178,7 @@ class PluginHost:
             hooks = tuple(sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ()))
             providers: tuple[str, ...] = ()
             if "agentflow_register_providers" in hooks:
-                impl = getattr(plugin, "agentflow_register_providers")
+                impl = plugin.agentflow_register_providers  # type: ignore[attr-defined]
                 providers = tuple(spec.name for spec in impl() or ())
             source = self._sources.get(name, _Source(None, None))
             infos.append(PluginInfo(name=name, distribution=source.distribution,

@@ -7,9 +7,8 @@ synchronous API's own loop) gets a pool of its own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import sys
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
