@@ -41,7 +41,8 @@ async def test_streaming_matches_the_plain_answer(fake_agentflow):
     stream = await AgentFlow.model("acme-large").prompt("hi").execute_streaming()
     chunks = [chunk async for chunk in stream]
     assert "".join(c.content for c in chunks) == plain
-    assert chunks[-1].is_final and chunks[-1].finish_reason == "stop"
+    assert chunks[-1].is_final
+    assert chunks[-1].finish_reason == "stop"
 
 
 async def test_errors_keep_acme_words(fake_agentflow):
