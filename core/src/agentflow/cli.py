@@ -34,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        from agentflow.errors import ConfigurationError, ValidationError
+        from agentflow.errors import ConfigurationError, ModelNotFoundError, ValidationError
 
-        usage = isinstance(exc, (ConfigurationError, ValidationError))
+        usage = isinstance(exc, (ConfigurationError, ModelNotFoundError, ValidationError))
         kind = type(exc).__name__
         print(f"agentflow: error: {kind}: {exc}", file=sys.stderr)
         return EXIT_USAGE if usage else EXIT_FAILURE

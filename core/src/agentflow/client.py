@@ -153,7 +153,7 @@ class LLMClient:
                     await response.aclose()
                 error = self._http_error(response)
                 failures.append(str(response.status_code))
-                if response.status_code not in RETRYABLE_STATUSES:
+                if response.status_code not in RETRYABLE_STATUSES or error.retryable is False:
                     raise _with_attempts(error, failures)
             delay = self._retry_delay(attempt, error)
             if attempt > settings.max_retries or delay is None:

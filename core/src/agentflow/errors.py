@@ -54,6 +54,7 @@ class LLMError(Exception):
         status_code: int | None = None,
         request_id: str | None = None,
         partial_text: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -62,6 +63,9 @@ class LLMError(Exception):
         self.status_code = status_code
         self.request_id = request_id
         self.partial_text = partial_text
+        #: ``False`` when a plugin knows a retry cannot help (an exhausted quota answered with
+        #: 429, say); ``None`` lets the core decide from the status.
+        self.retryable = retryable
         #: One entry per failed attempt (a status code or an exception name) when retried.
         self.attempts: tuple[str, ...] = ()
 

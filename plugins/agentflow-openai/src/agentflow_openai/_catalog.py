@@ -1,0 +1,93 @@
+"""The OpenAI models that work with no configuration file (as of late 2026).
+
+Context windows and output limits are OpenAI's published figures; ``None`` where OpenAI has
+not published one (the GPT-5.6 tiers at the time of writing).
+
+Every entry may carry these ``options``, read by :func:`agentflow_openai._codec.build_request`
+and by the fake server's emulation (a configuration file can set the same keys under a model's
+``options`` to describe a model this catalog does not know):
+
+``max_completion_tokens`` (bool)
+    Send the output limit as ``max_completion_tokens``: the o-series and the GPT-5 family
+    refuse the older ``max_tokens``.
+``supports_temperature`` (``True``, ``False`` or ``"reasoning_none"``)
+    Whether ``temperature`` and ``top_p`` may be sent. Reasoning models accept only the
+    default; ``"reasoning_none"`` models (GPT-5.1 and later) accept them only while reasoning
+    is off, that is when the effective ``reasoning_effort`` is ``"none"``. Values the model
+    would refuse are left out of the request, so the model's default applies.
+``default_reasoning_effort`` (str)
+    The effort the model uses when the request names none.
+``reasoning_effort`` (str)
+    Sent as the request's ``reasoning_effort`` (set it in configuration, not here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentflow.types import ModelInfo
+
+__all__ = ["MODELS", "model_options"]
+
+PROVIDER = "openai"
+
+# Option sets shared by model families.
+_O_SERIES: dict[str, Any] = {"max_completion_tokens": True, "supports_temperature": False}
+_GPT5: dict[str, Any] = {"max_completion_tokens": True, "supports_temperature": False,
+                         "default_reasoning_effort": "medium"}
+_GPT5_NONE_DEFAULT: dict[str, Any] = {"max_completion_tokens": True,
+                                      "supports_temperature": "reasoning_none",
+                                      "default_reasoning_effort": "none"}
+_GPT5_MEDIUM_DEFAULT: dict[str, Any] = {"max_completion_tokens": True,
+                                        "supports_temperature": "reasoning_none",
+                                        "default_reasoning_effort": "medium"}
+
+
+def _model(name: str, context: int | None, output: int | None,
+           options: dict[str, Any] | None = None) -> ModelInfo:
+    return ModelInfo(name=name, provider=PROVIDER, context_window=context,
+                     max_output_tokens=output, options=dict(options or {}))
+
+
+#: The catalog, oldest family first. ``gpt-4o`` stays first: it is the model the demo and the
+#: quick start use.
+MODELS: tuple[ModelInfo, ...] = (
+    _model("gpt-4o", 128_000, 16_384),
+    _model("gpt-4o-mini", 128_000, 16_384),
+    _model("gpt-4.1", 1_047_576, 32_768),
+    _model("gpt-4.1-mini", 1_047_576, 32_768),
+    _model("gpt-4.1-nano", 1_047_576, 32_768),
+    _model("o1", 200_000, 100_000, _O_SERIES),
+    _model("o3", 200_000, 100_000, _O_SERIES),
+    _model("o3-mini", 200_000, 100_000, _O_SERIES),
+    _model("o4-mini", 200_000, 100_000, _O_SERIES),
+    _model("gpt-5", 400_000, 128_000, _GPT5),
+    _model("gpt-5-mini", 400_000, 128_000, _GPT5),
+    _model("gpt-5-nano", 400_000, 128_000, _GPT5),
+    _model("gpt-5.1", 400_000, 128_000, _GPT5_NONE_DEFAULT),
+    _model("gpt-5.2", 400_000, 128_000, _GPT5_NONE_DEFAULT),
+    _model("gpt-5.4", 1_050_000, 128_000, _GPT5_MEDIUM_DEFAULT),
+    _model("gpt-5.4-mini", 400_000, 128_000, _GPT5_MEDIUM_DEFAULT),
+    _model("gpt-5.4-nano", 400_000, 128_000, _GPT5_MEDIUM_DEFAULT),
+    _model("gpt-5.5", 1_050_000, 128_000, _GPT5_MEDIUM_DEFAULT),
+    _model("gpt-5.6", None, None, _GPT5),  # OpenAI's alias of the Sol tier
+    _model("gpt-5.6-sol", None, None, _GPT5),
+    _model("gpt-5.6-terra", None, None, _GPT5),
+    _model("gpt-5.6-luna", None, None, _GPT5),
+)
+
+
+def model_options(model_id: str) -> dict[str, Any] | None:
+    """The catalog options of the model whose vendor id is ``model_id``, or ``None``.
+
+    Dated snapshots (``o3-2025-04-16``) resolve to their family's entry.
+    """
+    best: ModelInfo | None = None
+    for info in MODELS:
+        vendor_id = info.model_id or info.name
+        if model_id == vendor_id:
+            return dict(info.options)
+        if model_id.startswith(vendor_id + "-") and model_id[len(vendor_id) + 1:][:1].isdigit() \
+                and (best is None or len(vendor_id) > len(best.model_id or best.name)):
+            best = info
+    return dict(best.options) if best is not None else None

@@ -1,0 +1,158 @@
+"""The ``agentflow`` command, run as a user runs it: a subprocess, talking over loopback HTTP to
+the fake provider server of this test process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentflow.testing import FakeServer, Reply
+
+KEY = "sk-cli-test-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeServer.from_plugins() as running:
+        yield running
+
+
+@pytest.fixture
+def config(server, tmp_path: Path) -> Path:
+    server.clear()
+    path = tmp_path / "agentflow.yml"
+    path.write_text(
+        "providers:\n"
+        "  openai:\n"
+        f"    base_url: {server.base_url('openai')}\n"
+        "defaults:\n"
+        "  retry_delay_ms: 1\n"
+        "models:\n"
+        "  house:\n"
+        "    vendor: openai\n"
+        "    model_id: gpt-4o-mini\n"
+        "    temperature: 0.2\n")
+    return path
+
+
+def agentflow(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENAI_API_KEY": KEY}
+    env.pop("AGENTFLOW_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "agentflow.cli", *args], input=stdin,
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_run_prints_the_answer(server, config):
+    server.script("openai", Reply(text="Hi from the fake"))
+    result = agentflow("run", "-m", "house", "--config", str(config), "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hi from the fake\n"
+    sent = server.requests[-1].json
+    assert (sent["model"], sent["temperature"]) == ("gpt-4o-mini", 0.2)
+
+
+def test_run_options_reach_the_wire(server, config):
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--system", "be brief",
+                       "--temperature", "0.9", "--max-tokens", "12", "hello")
+    assert result.returncode == 0, result.stderr
+    sent = server.requests[-1].json
+    assert sent["messages"][0] == {"role": "system", "content": "be brief"}
+    assert (sent["temperature"], sent["max_tokens"]) == (0.9, 12)
+
+
+def test_run_stream_prints_every_piece(server, config):
+    server.script("openai", Reply(text="one two three"))
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--stream", "go")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "one two three\n"
+    assert server.requests[-1].json["stream"] is True
+
+
+def test_run_json_gives_usage_and_finish_reason(server, config):
+    server.script("openai", Reply(text="four words right here", usage=(3, 4)))
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--json", "go")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["text"] == "four words right here"
+    assert body["finish_reason"] == "stop"
+    assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+
+
+def test_prompt_from_stdin(server, config):
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "-", stdin="from stdin")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "You said: from stdin\n"
+
+
+def test_provider_error_exits_1_with_one_line_and_no_key(server, config):
+    server.script("openai", Reply(status=401, error_message="Incorrect API key provided"))
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "hello")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("agentflow: error: HttpError: ")
+    assert "Incorrect API key provided" in result.stderr
+    assert KEY not in result.stderr + result.stdout
+
+
+def test_debug_shows_the_traceback(server, config):
+    server.script("openai", *[Reply(status=500)] * 3)  # the first try and both retries
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--debug", "hello")
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_unknown_model_is_a_usage_error_with_suggestions(config):
+    result = agentflow("run", "-m", "gpt-4oo", "-c", str(config), "hello")
+    assert result.returncode == 2
+    assert "ModelNotFoundError" in result.stderr
+    assert "gpt-4o" in result.stderr
+
+
+def test_missing_subcommand_is_a_usage_error():
+    assert agentflow().returncode == 2
+
+
+def test_models_lists_catalog_and_configured_aliases(config):
+    result = agentflow("models", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    names = {line.split()[0] for line in result.stdout.splitlines()[1:]}
+    assert {"house", "gpt-4o", "acme-large"} <= names
+
+
+def test_validate_prints_located_errors_and_exits_2(tmp_path):
+    bad = tmp_path / "agentflow.yml"
+    bad.write_text("models:\n  m:\n    vendor: openai\n    temprature: 0.5\n"
+                   "    max_tokens: 0\n")
+    result = agentflow("validate", str(bad))
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f"{bad}:4:5: models.m.temprature: ") and
+               "did you mean 'temperature'" in line for line in lines), lines
+    assert any(line.startswith(f"{bad}:5:17: models.m.max_tokens: ") for line in lines), lines
+
+
+def test_validate_accepts_a_good_file(config):
+    result = agentflow("validate", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_config_schema_is_json_naming_installed_vendors():
+    result = agentflow("config", "schema")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert {"models", "providers", "defaults"} <= set(schema["properties"])
+    assert "openai" in result.stdout
+
+
+def test_demo_runs_every_vendor_offline():
+    result = agentflow("demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for vendor in ("openai", "openai_compatible", "acme"):
+        assert f"== {vendor} " in result.stdout
+    assert "FAILED" not in result.stdout
+    assert "requests" in result.stdout
