@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from agentflow.config import Config
     from agentflow.plugins import PluginHost
+    from agentflow.runtime import Runtime
     from agentflow.testing import FakeServer
 
 DEMO_KEY_ENV = "AGENTFLOW_DEMO_API_KEY"
@@ -41,17 +42,20 @@ def run_demo(out: TextIO) -> int:
 
 def demo_config(server: FakeServer, host: PluginHost) -> Config:
     """A configuration that sends every emulated vendor to ``server``, one model each."""
-    from agentflow.config import Config, ModelConfig, ProviderConfig
+    import attrs
+
+    from agentflow.config import ModelConfig
+    from agentflow.testing.wiring import fake_config
 
     os.environ.setdefault(DEMO_KEY_ENV, "demo-key-not-a-secret")
+    config = fake_config(server, (), api_key_env=DEMO_KEY_ENV)
     catalog = host.catalog()
-    providers, models = {}, {}
+    models = {}
     for name in server.provider_names:
-        providers[name] = ProviderConfig(api_key_env=DEMO_KEY_ENV, base_url=server.base_url(name))
         model_id = next((m.model_id or m.name for m in catalog.values() if m.provider == name),
                         "demo-model")
         models[f"demo-{name}"] = ModelConfig(vendor=name, model_id=model_id)
-    return Config(models=models, providers=providers)
+    return attrs.evolve(config, models=models)
 
 
 async def _run_all(config: Config, host: PluginHost, out: TextIO) -> int:
@@ -91,11 +95,11 @@ async def _run_all(config: Config, host: PluginHost, out: TextIO) -> int:
     return 1 if failures else 0
 
 
-async def _show_one(runtime: object, alias: str, out: TextIO) -> None:
+async def _show_one(runtime: Runtime, alias: str, out: TextIO) -> None:
     from agentflow.builder import LLMClientBuilder
 
     started = time.perf_counter()
-    builder = LLMClientBuilder(alias, runtime=runtime)  # type: ignore[arg-type]
+    builder = LLMClientBuilder(alias, runtime=runtime)
     response = await builder.system("You are brief.").prompt(DEMO_PROMPT).execute_response()
     elapsed = (time.perf_counter() - started) * 1000
     usage = response.usage
@@ -103,7 +107,7 @@ async def _show_one(runtime: object, alias: str, out: TextIO) -> None:
     out.write(f"   answer:    {response.text}\n")
     out.write(f"              finish={response.finish_reason}, {tokens}, {elapsed:.1f} ms\n")
     out.write("   streaming: ")
-    stream = await LLMClientBuilder(alias, runtime=runtime).prompt(  # type: ignore[arg-type]
+    stream = await LLMClientBuilder(alias, runtime=runtime).prompt(
         "Count to five, please.").execute_streaming()
     pieces = 0
     async with stream:

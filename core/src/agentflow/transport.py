@@ -7,6 +7,7 @@ synchronous API's own loop) gets a pool of its own.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ import anyio
 from agentflow.errors import LLMError, LLMTimeoutError, ProviderError
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from agentflow.types import ModelSettings
@@ -64,10 +67,21 @@ class PoolManager:
         return len(self._clients)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every pool: building one costs tens of milliseconds."""
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _new_client() -> httpx.AsyncClient:
     import httpx
 
     return httpx.AsyncClient(
+        verify=_tls_context(),
         limits=httpx.Limits(
             max_connections=MAX_CONNECTIONS,
             max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,

@@ -68,20 +68,13 @@ def fake_llm_server(fake_llm_server_session: FakeServer) -> Iterator[FakeServer]
 async def fake_agentflow(fake_llm_server: FakeServer, monkeypatch: pytest.MonkeyPatch,
                          anyio_backend: object) -> AsyncIterator[FakeAgentFlow]:
     """``AgentFlow`` with every provider pointed at ``fake_llm_server``, for one test."""
-    from agentflow.config import Config, ProviderConfig
     from agentflow.facade import AgentFlow
     from agentflow.runtime import Runtime
+    from agentflow.testing.wiring import fake_config
 
     monkeypatch.setenv(FAKE_API_KEY_ENV, FAKE_API_KEY)
     runtime = Runtime()
-    # Providers without an emulation go to the fake server too (and get a 404 there): a test
-    # must never reach a real vendor.
-    names = dict.fromkeys([*fake_llm_server.provider_names, *runtime.host.providers()])
-    config = Config(providers={
-        name: ProviderConfig(api_key_env=FAKE_API_KEY_ENV, base_url=(
-            fake_llm_server.base_url(name) if name in fake_llm_server.provider_names
-            else f"{fake_llm_server.url}/{name}"))
-        for name in names})
+    config = fake_config(fake_llm_server, runtime.host.providers(), api_key_env=FAKE_API_KEY_ENV)
     runtime.set_config(config)
     previous = AgentFlow.use_runtime(runtime)
     try:
