@@ -1,0 +1,165 @@
+"""The SSE decoder against the WHATWG event-stream rules, and under every chunking."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentflow.sse import SSEDecoder, ServerSentEvent, aiter_sse
+
+
+def decode(*pieces: bytes) -> list[ServerSentEvent]:
+    decoder = SSEDecoder()
+    events = [event for piece in pieces for event in decoder.feed(piece)]
+    return events + decoder.close()
+
+
+def test_data_event_and_default_type():
+    assert decode(b"data: hello\n\n") == [ServerSentEvent("hello")]
+
+
+def test_event_name_id_and_retry():
+    events = decode(b"event: delta\nid: 7\nretry: 1500\ndata: x\n\n")
+    assert events == [ServerSentEvent("x", "delta", "7", 1500)]
+
+
+def test_multi_line_data_joined_with_newlines():
+    assert decode(b"data: a\ndata:\ndata: c\n\n") == [ServerSentEvent("a\n\nc")]
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r", b"\r\n"])
+def test_every_line_ending(ending):
+    stream = ending.join([b"data: one", b"", b"data: two", b"", b""])
+    assert [e.data for e in decode(stream)] == ["one", "two"]
+
+
+def test_crlf_split_between_feeds_is_one_line_end():
+    assert decode(b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n") == [
+        ServerSentEvent("a"), ServerSentEvent("b")]
+
+
+def test_comments_are_ignored_and_do_not_dispatch():
+    assert decode(b": keep-alive\n\n:another\ndata: x\n\n") == [ServerSentEvent("x")]
+
+
+def test_only_one_leading_space_is_removed():
+    assert decode(b"data:  two spaces\n\n")[0].data == " two spaces"
+    assert decode(b"data:none\n\n")[0].data == "none"
+
+
+def test_line_without_colon_is_a_field_with_empty_value():
+    assert decode(b"data\n\n") == [ServerSentEvent("")]
+
+
+def test_event_without_data_dispatches_nothing_and_resets_the_type():
+    assert decode(b"event: ping\n\ndata: x\n\n") == [ServerSentEvent("x")]
+
+
+def test_last_event_id_persists_and_nul_ids_are_ignored():
+    events = decode(b"id: 1\ndata: a\n\ndata: b\n\nid: bad\0id\ndata: c\n\n")
+    assert [e.id for e in events] == ["1", "1", "1"]
+
+
+def test_retry_must_be_all_digits():
+    assert decode(b"retry: 12a\ndata: x\n\n")[0].retry is None
+
+
+def test_unknown_fields_are_ignored():
+    assert decode(b"foo: bar\ndata: x\n\n") == [ServerSentEvent("x")]
+
+
+def test_leading_bom_is_stripped_once():
+    # A BOM later in the stream is part of the field name, so that line is an unknown field.
+    assert decode(b"\xef\xbb\xbfdata: x\n\n", b"\xef\xbb\xbfdata: y\n\n") == [
+        ServerSentEvent("x")]
+
+
+def test_utf8_character_split_across_feeds():
+    encoded = "data: 日本語 🎉\n\n".encode()
+    for cut in range(len(encoded)):
+        assert decode(encoded[:cut], encoded[cut:]) == [ServerSentEvent("日本語 🎉")]
+
+
+def test_invalid_utf8_is_replaced():
+    assert decode(b"data: \xff\n\n")[0].data == "\ufffd"
+
+
+def test_unterminated_event_at_end_is_discarded_but_reported_pending():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: complete\n\ndata: cut") == [ServerSentEvent("complete")]
+    assert decoder.pending
+    assert decoder.close() == []
+
+
+def test_nothing_pending_after_a_clean_end():
+    decoder = SSEDecoder()
+    decoder.feed(b"data: x\n\n: trailing comment\n")
+    assert not decoder.pending
+
+
+@pytest.mark.anyio
+async def test_aiter_sse_over_an_async_byte_source():
+    async def source():
+        for piece in (b"data: a\n", b"\ndata: ", b"b\n\n"):
+            yield piece
+
+    assert [e.data async for e in aiter_sse(source())] == ["a", "b"]
+
+
+# properties -----------------------------------------------------------------------------------
+
+line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\0"),
+                    max_size=20)
+field_value = line_text.filter(lambda s: not s.startswith(" "))
+events = st.lists(st.tuples(
+    st.one_of(st.none(), st.text(st.characters(min_codepoint=97, max_codepoint=122),
+                                 min_size=1, max_size=8)),
+    st.lists(field_value, min_size=1, max_size=4),
+    st.one_of(st.none(), field_value),
+    st.booleans(),
+), max_size=8)
+endings = st.sampled_from(["\n", "\r", "\r\n"])
+
+
+@st.composite
+def streams(draw):
+    """A serialised stream (with random line endings and comments) and its expected events."""
+    lines: list[str] = []
+    expected: list[ServerSentEvent] = []
+    last_id = None
+    for name, data_lines, event_id, comment in draw(events):
+        if comment:
+            lines.append(": " + draw(line_text))
+        if name is not None:
+            lines.append(f"event: {name}")
+        if event_id is not None:
+            lines.append(f"id: {event_id}")
+            last_id = event_id
+        lines.extend(f"data: {value}" for value in data_lines)
+        lines.append("")
+        expected.append(ServerSentEvent("\n".join(data_lines), name or "message", last_id))
+    parts: list[str] = []
+    previous = ""
+    for line in lines:
+        ending = draw(endings)
+        if previous == "\r" and not line and ending == "\n":
+            ending = "\r"  # CR then LF would be one CRLF line end, not two
+        parts.append(line + ending)
+        previous = ending
+    return "".join(parts).encode(), expected
+
+
+@given(streams(), st.lists(st.integers(min_value=0), max_size=12))
+def test_any_chunking_decodes_to_the_same_events(stream, cuts):
+    data, expected = stream
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    assert decode(*pieces) == expected
+    assert decode(data) == expected
+
+
+@given(streams())
+def test_byte_by_byte_equals_one_piece(stream):
+    data, expected = stream
+    assert decode(*(data[i:i + 1] for i in range(len(data)))) == expected
