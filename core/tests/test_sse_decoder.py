@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentflow.sse import SSEDecoder, ServerSentEvent, aiter_sse
+from agentflow.sse import ServerSentEvent, SSEDecoder, aiter_sse
 
 
 def decode(*pieces: bytes) -> list[ServerSentEvent]:
