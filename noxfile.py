@@ -74,5 +74,6 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Speed and memory against raw httpx on the same fake server (not part of CI)."""
-    session.install(f"{CORE}[testing]", *PLUGINS)
+    session.install(f"{CORE}[testing]", *PLUGINS, "httpx-sse")
+    session.run("python", "bench/sse_decoder.py")
     session.run("python", "bench/run.py", *session.posargs)
