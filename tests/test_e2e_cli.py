@@ -156,3 +156,24 @@ def test_demo_runs_every_vendor_offline():
         assert f"== {vendor} " in result.stdout
     assert "FAILED" not in result.stdout
     assert "requests" in result.stdout
+
+
+def test_a_broken_plugin_warns_once_and_the_command_keeps_working(tmp_path, config):
+    # An installed distribution whose entry point cannot be imported.
+    dist_info = tmp_path / "agentflow_broken-1.2.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: agentflow-broken\nVersion: 1.2\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[agentflow]\nbroken = agentflow_broken_missing_module\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OPENAI_API_KEY": KEY}
+    for command in (["plugins"], ["models", "-c", str(config)]):
+        result = subprocess.run([sys.executable, "-m", "agentflow.cli", *command],
+                                capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stderr
+        warning = [line for line in result.stderr.splitlines() if "broken" in line]
+        assert len(warning) == 1, result.stderr
+        assert warning[0].startswith("agentflow: warning: agentflow plugin 'broken' from "
+                                     "distribution agentflow-broken 1.2 failed to load: "
+                                     "ModuleNotFoundError")
+    assert "gpt-4o" in result.stdout

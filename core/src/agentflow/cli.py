@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -21,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _one_line_warning
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -40,6 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = type(exc).__name__
         print(f"agentflow: error: {kind}: {exc}", file=sys.stderr)
         return EXIT_USAGE if usage else EXIT_FAILURE
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str,
+                      lineno: int, line: str | None = None) -> str:
+    return f"agentflow: warning: {message}\n"
 
 
 def _parser() -> argparse.ArgumentParser:
