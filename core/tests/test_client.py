@@ -272,3 +272,26 @@ async def test_no_key_in_any_error(runtime, server, monkeypatch):
     with pytest.raises(HttpError) as caught:
         await ask(runtime).prompt("hi").execute()
     assert "sk-secret" not in f"{caught.value!s}{caught.value!r}{vars(caught.value)}"
+
+
+# The script below never closes its pools, so Python reports their sockets as unclosed when the
+# forgotten pools are collected: that is the point of the test, not a leak of the test's own.
+@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
+def test_pools_of_closed_event_loops_are_forgotten(server, monkeypatch):
+    import asyncio
+    import gc
+
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor())
+    runtime = Runtime(host=host, config=Config(
+        providers={"echo": ProviderConfig(base_url=server.base_url("echo"))}))
+
+    async def once():
+        return await ask(runtime).prompt("hi").execute()
+
+    for _ in range(3):  # a script calling asyncio.run again and again, never closing
+        assert asyncio.run(once()) == "You said: hi"
+    assert len(runtime.pools) == 1
+    runtime = None
+    gc.collect()  # collect the last pool here, where its warnings are expected

@@ -51,8 +51,16 @@ class PoolManager:
         key = (settings.provider, current_loop_token())
         client = self._clients.get(key)
         if client is None or client.is_closed:
+            self._forget_dead_loops()
             client = self._clients[key] = _new_client()
         return client
+
+    def _forget_dead_loops(self) -> None:
+        """Drop pools of asyncio loops that have closed (a script calling ``asyncio.run``
+        repeatedly without ``aclose``): their connections died with the loop, and keeping them
+        would keep every old loop alive."""
+        for key in [key for key in self._clients if getattr(key[1], "is_closed", _open)()]:
+            del self._clients[key]
 
     async def aclose(self) -> None:
         """Close every pool that belongs to the running event loop; forget the others."""
@@ -75,6 +83,10 @@ def _tls_context() -> ssl.SSLContext:
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
+
+
+def _open() -> bool:
+    return False
 
 
 def _new_client() -> httpx.AsyncClient:
