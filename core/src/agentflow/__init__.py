@@ -10,8 +10,9 @@ imports no plugin, and no HTTP library, until a request needs one.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agentflow._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -65,18 +66,7 @@ _LOCATIONS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _LOCATIONS[name]
-    except KeyError:
-        raise AttributeError(f"module 'agentflow' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports('agentflow', globals(), _LOCATIONS)
 
 
 if TYPE_CHECKING:

@@ -11,8 +11,9 @@ The names below load on first access: importing this package imports no web serv
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agentflow._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from agentflow.testing.app import RecordedRequest
@@ -47,15 +48,4 @@ _LOCATIONS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _LOCATIONS[name]
-    except KeyError:
-        raise AttributeError(f"module 'agentflow.testing' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports('agentflow.testing', globals(), _LOCATIONS)
