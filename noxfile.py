@@ -74,6 +74,8 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Speed and memory against raw httpx on the same fake server (not part of CI)."""
-    session.install(f"{CORE}[testing]", *PLUGINS, "httpx-sse")
+    # Compiled bytecode, as a user's pip install leaves it: import times are then comparable.
+    session.install(f"{CORE}[testing]", *PLUGINS, "httpx-sse",
+                    env={"UV_COMPILE_BYTECODE": "1"})
     session.run("python", "bench/sse_decoder.py")
     session.run("python", "bench/run.py", *session.posargs)
