@@ -18,7 +18,6 @@ import os
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
-from types import ModuleType
 from typing import Any
 
 import attrs
@@ -223,7 +222,3 @@ def set_plugin_host(host: PluginHost | None) -> PluginHost | None:
     previous, _host = _host, host
     return previous
 
-
-def module_name(plugin: object) -> str:
-    """A readable name for a plugin object."""
-    return plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__name__
