@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from agentflow.config._problems import did_you_mean
+from agentflow.config._secrets import unset_phrase
 from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
 from agentflow.errors import (
     ConfigurationError,
@@ -45,6 +46,8 @@ class _Merged:
 
     settings: ModelSettings
     key_required: bool
+    #: The variables the key may be in, first set one wins (``settings.api_key_env`` first).
+    key_variables: tuple[str, ...] = ()
 
 
 class ModelRegistry:
@@ -81,22 +84,22 @@ class ModelRegistry:
         if merged is None:
             merged = self._merged[name] = self._merge(name)
         settings = merged.settings
-        variable = settings.api_key_env
-        if variable is None:
+        if not merged.key_variables:
             return settings
         environ = os.environ if self._environ is None else self._environ
-        key = environ.get(variable)
+        variable, key = next(((name, environ.get(name)) for name in merged.key_variables
+                              if environ.get(name)), (merged.key_variables[0], None))
         if not key:
             if merged.key_required:
                 raise MissingApiKeyError(
-                    f"{variable} is not set: export {variable}=... or set "
+                    f"{unset_phrase(merged.key_variables)}: export {variable}=... or set "
                     f"providers.{settings.provider}.api_key_env to the variable that holds "
                     "the key", env_var=variable, provider=settings.provider, model=name)
             return settings
         cached = self._with_key.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        keyed = attrs.evolve(settings, api_key=Secret(key))
+        keyed = attrs.evolve(settings, api_key=Secret(key), api_key_env=variable)
         self._with_key[name] = (key, keyed)
         return keyed
 
@@ -186,7 +189,14 @@ class ModelRegistry:
             options={**(info.options if info else {}), **(model.options if model else {})},
         )
         _check_base_url(settings, "models" if model and model.base_url else "providers")
-        return _Merged(settings=settings, key_required=not spec.api_key_optional)
+        if entry is not None and entry.api_key_env is not None:
+            variables: tuple[str, ...] = (entry.api_key_env,)
+        elif spec.api_key_env is not None:
+            variables = (spec.api_key_env, *spec.api_key_env_fallbacks)
+        else:
+            variables = ()
+        return _Merged(settings=settings, key_required=not spec.api_key_optional,
+                       key_variables=variables)
 
     @staticmethod
     def _model_id(name: str, model: ModelConfig | None, info: ModelInfo | None) -> str:

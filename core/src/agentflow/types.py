@@ -116,13 +116,17 @@ class ProviderSpec:
 
     ``name`` is what ``vendor:`` in a configuration file refers to. ``api_key_env`` names the
     environment variable the key is read from by default (``None``: the vendor needs no key);
-    with ``api_key_optional`` a missing key is not an error (local OpenAI-compatible servers).
+    ``api_key_env_fallbacks`` are read, in order, when that one is unset (Gemini's key may be in
+    ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``). With ``api_key_optional`` a missing key is not an
+    error (local OpenAI-compatible servers). A provider entry's own ``api_key_env`` replaces all
+    of them.
     ``temperature_range`` is checked before any request is sent.
     """
 
     name: str
     default_base_url: str
     api_key_env: str | None
+    api_key_env_fallbacks: tuple[str, ...] = ()
     api_key_optional: bool = False
     description: str = ""
     capabilities: frozenset[str] = frozenset({"streaming"})

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentflow.config._problems import Anchor, Problem, did_you_mean, suggestion
-from agentflow.config._secrets import api_key_env_problem
+from agentflow.config._secrets import api_key_env_problem, unset_phrase
 from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
 from agentflow.types import ModelInfo, ProviderSpec
 
@@ -144,14 +144,18 @@ def check_api_keys(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec
     entries = _section(data, "providers")
 
     def warn(path: tuple[Any, ...], anchor: Anchor, spec: ProviderSpec | None,
-             variable: str | None, who: str) -> None:
-        if spec is None or spec.api_key_optional or not variable or variable in warned:
+             own: str | None, who: str) -> None:
+        if spec is None or spec.api_key_optional:
             return
-        if environ.get(variable):
+        variables = (own,) if own else (
+            (spec.api_key_env, *spec.api_key_env_fallbacks) if spec.api_key_env else ())
+        if not variables or variables[0] in warned:
             return
-        warned.add(variable)
-        problems.append(Problem(path, f"{variable} is not set; requests {who} will fail until "
-                                      f"you export {variable}=...", anchor, "warning"))
+        if any(environ.get(variable) for variable in variables):
+            return
+        warned.add(variables[0])
+        problems.append(Problem(path, f"{unset_phrase(variables)}; requests {who} will fail "
+                                      f"until you export {variables[0]}=...", anchor, "warning"))
 
     for name, entry in entries.items():
         if not isinstance(name, str):
@@ -165,12 +169,10 @@ def check_api_keys(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec
             anchor: Anchor = "value"
         else:
             path, anchor = ("providers", name), "key"
-        warn(path, anchor, spec, own or (spec.api_key_env if spec else None),
-             f"through providers.{name}")
+        warn(path, anchor, spec, own, f"through providers.{name}")
     for alias, model in _section(data, "models").items():
         ref = _str(model, "vendor")
         if ref is not None and ref not in entries:
             spec = providers.get(ref)
-            warn(("models", alias, "vendor"), "value", spec,
-                 spec.api_key_env if spec else None, f"to model {alias}")
+            warn(("models", alias, "vendor"), "value", spec, None, f"to model {alias}")
     return problems

@@ -109,3 +109,12 @@ def _refusal(path: Path) -> str:
         example = env_name_from(path[1])
         return f"refused: {REFUSAL} (api_key_env: {example}, then export {example}=...)"
     return f"refused: {REFUSAL}"
+
+
+def unset_phrase(variables: tuple[str, ...]) -> str:
+    """``A is not set``, ``neither A nor B is set``, ``none of A, B, C is set``."""
+    if len(variables) == 1:
+        return f"{variables[0]} is not set"
+    if len(variables) == 2:
+        return f"neither {variables[0]} nor {variables[1]} is set"
+    return f"none of {', '.join(variables)} is set"

@@ -119,7 +119,7 @@ def _vendor_choice(spec: ProviderSpec) -> dict[str, Any]:
     choice: dict[str, Any] = {"const": spec.name}
     description = spec.description or f"the {spec.name} vendor"
     if spec.api_key_env:
-        description += f" (key from {spec.api_key_env})"
+        description += f" (key from {' or '.join((spec.api_key_env, *spec.api_key_env_fallbacks))})"
     choice["description"] = description
     return choice
 

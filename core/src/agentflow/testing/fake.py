@@ -31,8 +31,11 @@ class Reply:
     ``delay`` waits before the response starts, ``chunk_delay`` between stream events.
     ``cut_after`` aborts the connection after that many stream events (or, for a non-stream
     answer, after half of the body). ``malformed`` sends a body (or one stream event) that is
-    not valid JSON. ``finish_reason`` is the vendor's raw value to report; ``usage`` overrides
-    the token counts the handler would compute as (prompt_tokens, completion_tokens).
+    not valid JSON. ``error_after`` makes a streamed answer end, after that many content events,
+    with the vendor's in-stream error event (``error_type`` and ``error_message``; for vendors
+    that have one, e.g. Anthropic's ``overloaded_error``); the vendor's handler applies it.
+    ``finish_reason`` is the vendor's raw value to report; ``usage`` overrides the token counts
+    the handler would compute, as (prompt_tokens, completion_tokens).
     """
 
     text: str | None = None
@@ -46,6 +49,7 @@ class Reply:
     chunk_delay: float = 0.0
     cut_after: int | None = None
     malformed: bool = False
+    error_after: int | None = None
     finish_reason: str | None = None
     usage: tuple[int, int] | None = None
 
