@@ -143,6 +143,7 @@ async def test_stream_cut_midway_keeps_partial_text(runtime, server):
     assert caught.value.partial_text == "one two"
     assert "kept in .partial_text" in str(caught.value)
     assert caught.value.provider == "echo"
+    assert caught.value.model == "echo-1"
 
 
 @httpx_generators_left_to_gc

@@ -179,7 +179,9 @@ class StreamingResponse:
                 return
 
     async def _fail(self, error: LLMError) -> None:
-        error.with_context(partial_text=self._state.text, request_id=self._state.request_id)
+        state = self._state
+        error.with_context(partial_text=state.text, request_id=state.request_id,
+                           provider=state.provider, model=state.model)
         self._finished = True
         self._on_finish(None, error)
         await self.aclose()

@@ -10,7 +10,8 @@ Acme's wire format::
     4xx/5xx {"problem": "what went wrong"}
 
 With ``"stream": true`` the answer is server-sent events: ``event: delta`` with
-``{"text": "..."}``, then one ``event: done`` with ``{"stop_reason", "tokens"}``.
+``{"text": "..."}``, then one ``event: done`` with ``{"stop_reason", "tokens"}``; a failure
+mid-stream ends it with ``event: error`` and ``{"problem": "...", "status": 503}``.
 
 The module is imported when agentflow first needs plugins, so it imports nothing heavy at the
 top: httpx and json are imported inside the hooks that use them.
@@ -18,6 +19,7 @@ top: httpx and json are imported inside the hooks that use them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agentflow.hookspecs import hookimpl
@@ -82,7 +84,7 @@ def agentflow_parse_response(provider: str, response: httpx.Response) -> Respons
     try:
         body = response.json()
         return Response(text=body["output"], model=body["model"], provider=NAME,
-                        finish_reason=STOP_REASONS.get(body["stop_reason"], "stop"),
+                        finish_reason=STOP_REASONS.get(body["stop_reason"]),
                         raw_finish_reason=body["stop_reason"], usage=_usage(body["tokens"]),
                         request_id=body.get("id"))
     except (ValueError, KeyError, TypeError) as exc:
@@ -108,8 +110,10 @@ def agentflow_parse_stream_event(provider: str, event: ServerSentEvent,
         return [StreamChunk(content=body["text"])]
     if event.event == "done":
         reason = body["stop_reason"]
-        return [StreamChunk(is_final=True, finish_reason=STOP_REASONS.get(reason, "stop"),
+        return [StreamChunk(is_final=True, finish_reason=STOP_REASONS.get(reason),
                             raw_finish_reason=reason, usage=_usage(body["tokens"]))]
+    if event.event == "error":  # the core attaches the text received so far
+        raise _error(body.get("status", 500), body.get("problem", event.data), {})
     return []  # events we do not know are skipped, as Acme's docs ask
 
 
@@ -117,20 +121,11 @@ def agentflow_parse_stream_event(provider: str, event: ServerSentEvent,
 def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
     if provider != NAME:
         return None
-    from agentflow.errors import HttpError, RateLimitError
-
     try:
         problem = response.json()["problem"]
     except (ValueError, KeyError, TypeError):
         problem = response.text[:200]
-    status = response.status_code
-    if status == 429:
-        retry_after = response.headers.get("retry-after")
-        return RateLimitError(f"Acme is rate limiting: {problem}", vendor_message=problem,
-                              retry_after=float(retry_after) if retry_after else None)
-    hint = " (check ACME_API_KEY)" if status == 401 else ""
-    return HttpError(f"Acme answered {status}: {problem}{hint}", status_code=status,
-                     vendor_message=problem)
+    return _error(response.status_code, problem, response.headers)
 
 
 @hookimpl
@@ -138,6 +133,19 @@ def agentflow_fake_routes() -> list[FakeProvider]:
     from agentflow_acme._fake import acme_fake
 
     return [acme_fake()]
+
+
+def _error(status: int, problem: str, headers: Mapping[str, str]) -> LLMError:
+    from agentflow.errors import HttpError, RateLimitError
+
+    if status == 429:
+        retry_after = headers.get("retry-after")
+        return RateLimitError(f"Acme is rate limiting: {problem}", status_code=status,
+                              vendor_message=problem,
+                              retry_after=float(retry_after) if retry_after else None)
+    hint = " (check ACME_API_KEY)" if status == 401 else ""
+    return HttpError(f"Acme answered {status}: {problem}{hint}", status_code=status,
+                     vendor_message=problem)
 
 
 def _usage(tokens: dict[str, int]) -> Any:

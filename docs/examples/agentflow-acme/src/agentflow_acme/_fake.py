@@ -1,11 +1,17 @@
-"""Acme's API as the fake provider server plays it, so the plugin can be tested offline."""
+"""Acme's API as the fake provider server plays it, so the plugin can be tested offline.
+
+It follows the emulation contract of agentflow's conformance suite (see ``Reply``): one token
+per word, the answer cut at ``max_tokens`` words (``max_length``) or where a stop sequence
+starts, the scripted status, finish reason and usage, and an ``x-request-id`` on every answer.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
-from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeStream
+from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeStream, Reply
 
 
 def acme_fake() -> FakeProvider:
@@ -15,21 +21,49 @@ def acme_fake() -> FakeProvider:
 
 async def complete(call: FakeCall) -> FakeJSON | FakeStream:
     reply = call.reply
+    headers = {"x-request-id": f"acme-{uuid.uuid4().hex[:12]}"}
     if not call.headers.get("x-acme-key"):
-        return FakeJSON(status=401, body={"problem": "missing x-acme-key header"})
+        return FakeJSON(status=401, body={"problem": "missing x-acme-key header"},
+                        headers=headers)
     if reply.status >= 400:
-        headers = {} if reply.retry_after is None else {"retry-after": f"{reply.retry_after:g}"}
+        if reply.retry_after is not None:
+            headers["retry-after"] = f"{reply.retry_after:g}"
         return FakeJSON(status=reply.status, body={"problem": reply.error_message},
                         headers=headers)
-    prompt = next((m["text"] for m in reversed(call.json["input"]) if m["role"] == "user"), "")
-    text = reply.text_for(prompt)
-    tokens_in, tokens_out = reply.usage or (len(prompt.split()), len(text.split()))
+    request = call.json
+    prompt = next((m["text"] for m in reversed(request["input"]) if m["role"] == "user"), "")
+    text, stop_reason = _shape(reply.text_for(prompt), request)
+    stop_reason = reply.finish_reason or stop_reason
+    tokens_in, tokens_out = reply.usage or (
+        sum(len(m["text"].split()) for m in request["input"]), len(text.split()))
     tokens = {"in": tokens_in, "out": tokens_out}
-    stop_reason = reply.finish_reason or "end"
-    if call.json.get("stream"):
-        events: list[str | tuple[str, str]] = [
-            ("delta", json.dumps({"text": piece})) for piece in reply.split(text)]
-        events.append(("done", json.dumps({"stop_reason": stop_reason, "tokens": tokens})))
-        return FakeStream(events=events)
-    return FakeJSON(body={"id": f"acme-{uuid.uuid4().hex[:12]}", "model": call.json["model"],
-                          "output": text, "stop_reason": stop_reason, "tokens": tokens})
+    if request.get("stream"):
+        return FakeStream(events=_events(reply, text, stop_reason, tokens), headers=headers)
+    return FakeJSON(headers=headers, body={
+        "id": headers["x-request-id"], "model": request["model"], "output": text,
+        "stop_reason": stop_reason, "tokens": tokens})
+
+
+def _shape(text: str, request: dict[str, Any]) -> tuple[str, str]:
+    """The answer cut where a stop sequence starts or the token limit ends, and why."""
+    for sequence in request.get("stop") or ():
+        at = text.find(sequence)
+        if at >= 0:
+            text = text[:at]
+    limit = request.get("max_tokens")
+    if limit is not None and len(text.split()) > limit:
+        return " ".join(text.split()[:limit]), "max_length"
+    return text, "end"
+
+
+def _events(reply: Reply, text: str, stop_reason: str,
+            tokens: dict[str, int]) -> list[str | tuple[str, str]]:
+    pieces = reply.split(text)
+    if reply.error_after is not None:  # Acme reports a failure mid-stream with an error event
+        sent = pieces[:reply.error_after]
+        return [*(("delta", json.dumps({"text": piece})) for piece in sent),
+                ("error", json.dumps({"problem": reply.error_message, "status": 503}))]
+    events: list[str | tuple[str, str]] = [
+        ("delta", json.dumps({"text": piece})) for piece in pieces]
+    events.append(("done", json.dumps({"stop_reason": stop_reason, "tokens": tokens})))
+    return events

@@ -1,0 +1,516 @@
+"""The conformance suite: one set of tests every provider plugin runs against its own emulation.
+
+A plugin subclasses :class:`ProviderConformance` in its test suite, names its provider and a
+catalog model, and says how to read its vendor's request back (:meth:`ProviderConformance.wire`)::
+
+    from agentflow.testing.conformance import ProviderConformance, WireRequest
+
+    class TestAcmeConformance(ProviderConformance):
+        provider = "acme"
+        model = "acme-large"
+
+        def wire(self, request):
+            body = request.json
+            return WireRequest(model=body["model"], messages=..., temperature=..., ...)
+
+pytest then collects every ``test_*`` method below for that class, each once under asyncio and
+once under trio. They go along the real path: the fluent API, the plugin's hooks, httpx, real
+loopback sockets to the fake provider server (``fake_llm_server``), the plugin's emulation of
+its vendor, and back through the SSE decoder.
+
+What the suite expects of the emulation is written in :class:`agentflow.testing.Reply`'s
+docstring and in ``docs/writing-a-provider-plugin.md``: one token per word, the answer cut at
+``max_tokens`` words with the vendor's length reason, a stop sequence honoured, scripted statuses
+answered with the vendor's error body, and so on.
+
+pytest must be installed to import this module (``agentflow-core[testing]`` brings it along
+with uvicorn).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, ClassVar
+
+import anyio
+import attrs
+import pytest
+
+from agentflow.errors import (
+    HttpError,
+    LLMError,
+    MissingApiKeyError,
+    ProviderError,
+    RateLimitError,
+    StreamingError,
+    ValidationError,
+)
+from agentflow.testing.fake import Reply
+
+if TYPE_CHECKING:
+    from agentflow.builder import LLMClientBuilder
+    from agentflow.runtime import Runtime
+    from agentflow.testing.app import RecordedRequest
+    from agentflow.testing.server import FakeServer
+    from agentflow.types import ProviderSpec, Response, StreamChunk
+
+__all__ = ["ConformanceHarness", "ProviderConformance", "WireRequest"]
+
+#: The variable the suite's configuration reads the (dummy) key from.
+KEY_ENV = "AGENTFLOW_CONFORMANCE_API_KEY"
+
+# A cut stream: the answer is sent in this many pieces and the connection cut after this many
+# events, leaving room for a vendor's opening events (a role delta, message_start, a ping).
+_CUT_PIECES = 20
+_CUT_AFTER = 10
+# Tolerate the warning trio gives when httpx's generators are left to the collector after a
+# cut connection (see docs/streaming.md); the connection itself is released.
+_CUT_WARNING = "ignore:Async generator 'http:ResourceWarning"
+
+
+@attrs.frozen(kw_only=True)
+class WireRequest:
+    """A vendor request as it reached the fake server, in agentflow's terms.
+
+    ``messages`` are ``(role, text)`` pairs with roles ``user`` and ``assistant`` (a vendor's
+    ``model`` role is ``assistant`` here); system text goes in ``system``, not in ``messages``.
+    A parameter the request did not carry is ``None`` (``()`` for ``stop``).
+    """
+
+    model: str
+    messages: tuple[tuple[str, str], ...]
+    system: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    stream: bool = False
+
+
+class ConformanceHarness:
+    """What each conformance test works with: the fake server and a runtime pointed at it.
+
+    The runtime's configuration sends the plugin's provider to the server with no retries, so
+    that every scripted fault surfaces as it is.
+    """
+
+    def __init__(self, suite: ProviderConformance, server: FakeServer, runtime: Runtime,
+                 key: str, spec: ProviderSpec) -> None:
+        self.suite = suite
+        self.server = server
+        self.runtime = runtime
+        self.key = key
+        self.spec = spec
+
+    def builder(self) -> LLMClientBuilder:
+        """A fresh builder for the suite's model."""
+        from agentflow.builder import LLMClientBuilder
+
+        return LLMClientBuilder(self.suite.model, runtime=self.runtime)
+
+    def script(self, *replies: Reply) -> None:
+        """Queue ``replies`` for the provider under test."""
+        self.server.script(self.suite.provider, *replies)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The requests the provider under test received, oldest first."""
+        return [r for r in self.server.requests if r.provider == self.suite.provider]
+
+    def last_wire(self) -> WireRequest:
+        """The last request, read back by the plugin's :meth:`ProviderConformance.wire`."""
+        requests = self.requests
+        assert requests, f"no request reached the {self.suite.provider} emulation"
+        return self.suite.wire(requests[-1])
+
+    def model_id(self) -> str:
+        """The vendor's id of the suite's model."""
+        return self.runtime.resolve(self.suite.model).model_id
+
+    async def stream(self, builder: LLMClientBuilder) -> list[StreamChunk]:
+        """Every chunk of ``builder``'s streamed answer, the final one included."""
+        response = await builder.execute_streaming()
+        async with response:
+            return [chunk async for chunk in response]
+
+    def assert_no_key(self, error: BaseException) -> None:
+        """``error`` shows the key nowhere: message, repr, arguments or attributes."""
+        shown = [str(error), repr(error), *map(str, error.args), *map(str, vars(error).values())]
+        assert not any(self.key in text for text in shown), (
+            f"the API key appears in {type(error).__name__}: {shown}")
+
+
+class ProviderConformance:
+    """Subclass as ``Test<Vendor>Conformance`` to run the suite on a provider plugin.
+
+    Set :attr:`provider` and :attr:`model`, implement :meth:`wire`, and adjust the class
+    attributes that describe the vendor. The tests need the ``fake_llm_server`` fixture, which
+    ``agentflow-core[testing]`` registers with pytest.
+    """
+
+    #: The provider (vendor) name the plugin registers.
+    provider: ClassVar[str]
+    #: A model name of the plugin's catalog (its vendor may be ``provider`` or another vendor
+    #: speaking the same format, such as a regional endpoint).
+    model: ClassVar[str]
+    #: HTTP status -> the class of error it must raise.
+    error_statuses: ClassVar[Mapping[int, type[LLMError]]] = MappingProxyType({
+        400: HttpError, 401: HttpError, 403: HttpError, 404: HttpError,
+        429: RateLimitError, 500: HttpError, 503: HttpError,
+    })
+    #: The vendor's raw finish reasons -> agentflow's; each is scripted and checked.
+    finish_reasons: ClassVar[Mapping[str, str | None]] = MappingProxyType({})
+    #: The vendor's in-stream error type sent for ``Reply(error_after=K)`` and the error class
+    #: it must raise; ``None`` if the vendor never reports errors inside a stream.
+    stream_error: ClassVar[tuple[str, type[LLMError]] | None] = None
+    #: Whether the vendor requires an output limit, so one is sent when none is set.
+    always_sends_max_tokens: ClassVar[bool] = False
+    #: Whether the vendor's error answers carry a request id.
+    errors_carry_request_id: ClassVar[bool] = True
+
+    def wire(self, request: RecordedRequest) -> WireRequest:
+        """Read ``request`` (as the fake server recorded it) back into a :class:`WireRequest`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement wire()")
+
+    def raises_for_finish_reason(self, raw: str) -> bool:
+        """Whether an answer ending with the vendor's ``raw`` reason raises instead of
+        returning (a vendor whose safety stop leaves no text, say). Default: never."""
+        return False
+
+    # --- parametrisation and fixtures -------------------------------------------------------
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Parametrise the tests over the vendor's statuses and finish reasons."""
+        if "error_status" in metafunc.fixturenames:
+            statuses = sorted(self.error_statuses)
+            metafunc.parametrize("error_status", statuses, ids=[str(s) for s in statuses])
+        if "finish_case" in metafunc.fixturenames:
+            cases = sorted(self.finish_reasons.items())
+            metafunc.parametrize("finish_case", cases, ids=[raw for raw, _ in cases])
+
+    @pytest.fixture(params=["asyncio", "trio"])
+    def anyio_backend(self, request: pytest.FixtureRequest) -> str:
+        """Every test runs under asyncio and under trio."""
+        return str(request.param)
+
+    @pytest.fixture(params=[False, True], ids=["plain", "stream"])
+    def streamed(self, request: pytest.FixtureRequest) -> bool:
+        """Tests taking this run once for each answer mode."""
+        return bool(request.param)
+
+    @pytest.fixture
+    async def harness(self, fake_llm_server: FakeServer, monkeypatch: pytest.MonkeyPatch,
+                      anyio_backend: str) -> AsyncIterator[ConformanceHarness]:
+        """A runtime whose only provider is the plugin's, on the fake server, with a new key."""
+        from agentflow.config import Config, Defaults, ModelConfig, ProviderConfig
+        from agentflow.runtime import Runtime
+
+        key = f"conformance-{secrets.token_hex(12)}"
+        monkeypatch.setenv(KEY_ENV, key)
+        runtime = Runtime()
+        specs = runtime.host.providers()
+        assert self.provider in specs, (
+            f"no installed plugin registers provider {self.provider!r}; "
+            f"installed: {', '.join(sorted(specs))}")
+        assert self.provider in fake_llm_server.provider_names, (
+            f"the fake server has no emulation of {self.provider!r}: the plugin's "
+            "agentflow_fake_routes hook must return one")
+        info = runtime.host.catalog().get(self.model)
+        assert info is not None, f"{self.model!r} is in no installed plugin's catalog"
+        endpoint = ProviderConfig(api_key_env=KEY_ENV,
+                                  base_url=fake_llm_server.base_url(self.provider))
+        # The catalog model, sent to the vendor under test (which may be another endpoint of
+        # the same format than the catalog's own vendor, such as a regional one).
+        model = ModelConfig(vendor=self.provider, model_id=info.model_id or info.name)
+        runtime.set_config(Config(models={self.model: model},
+                                  providers={self.provider: endpoint},
+                                  defaults=attrs.evolve(Defaults(), max_retries=0)))
+        try:
+            yield ConformanceHarness(self, fake_llm_server, runtime, key, specs[self.provider])
+        finally:
+            await runtime.aclose()
+
+    # --- requests ---------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_plain_text(self, harness: ConformanceHarness) -> None:
+        harness.script(Reply(text="Conformance answer in five words"))
+        response = await harness.builder().prompt("Hello there").execute_response()
+        assert response.text == "Conformance answer in five words"
+        assert response.provider == self.provider
+        assert response.model, "the response names no model"
+        assert response.finish_reason == "stop"
+        assert response.raw_finish_reason, "the vendor's own finish reason is not kept"
+        assert response.request_id, "the vendor's request id is not on the response"
+        _assert_usage(response, prompt=2, completion=5)
+        wire = harness.last_wire()
+        assert wire.model == harness.model_id()
+        assert wire.messages == (("user", "Hello there"),)
+        assert wire.system is None
+        assert not wire.stream
+        assert len(harness.requests) == 1
+
+    @pytest.mark.anyio
+    async def test_system_prompt(self, harness: ConformanceHarness) -> None:
+        await harness.builder().system("Answer briefly.").prompt("What is SSE?").execute()
+        wire = harness.last_wire()
+        assert wire.system == "Answer briefly."
+        assert wire.messages == (("user", "What is SSE?"),)
+
+    @pytest.mark.anyio
+    async def test_multi_turn(self, harness: ConformanceHarness) -> None:
+        turns = [{"role": "user", "content": "first question"},
+                 {"role": "assistant", "content": "first answer"},
+                 {"role": "user", "content": "second question"}]
+        text = await harness.builder().messages(turns).execute()
+        assert text == Reply().text_for("second question")
+        assert harness.last_wire().messages == (
+            ("user", "first question"), ("assistant", "first answer"),
+            ("user", "second question"))
+
+    @pytest.mark.anyio
+    async def test_every_parameter_reaches_the_wire(self, harness: ConformanceHarness,
+                                                    streamed: bool) -> None:
+        builder = (harness.builder().prompt("hi").temperature(0.5).top_p(0.9).max_tokens(64)
+                   .stop("END", "STOP"))
+        if streamed:
+            await harness.stream(builder)
+        else:
+            await builder.execute()
+        wire = harness.last_wire()
+        assert (wire.temperature, wire.top_p, wire.max_tokens) == (0.5, 0.9, 64)
+        assert wire.stop == ("END", "STOP")
+        assert wire.stream is streamed
+
+    @pytest.mark.anyio
+    async def test_unset_parameters_are_not_sent(self, harness: ConformanceHarness) -> None:
+        await harness.builder().prompt("hi").execute()
+        wire = harness.last_wire()
+        assert (wire.temperature, wire.top_p, wire.stop) == (None, None, ())
+        if self.always_sends_max_tokens:
+            assert wire.max_tokens is not None
+            assert wire.max_tokens > 0
+        else:
+            assert wire.max_tokens is None
+
+    @pytest.mark.anyio
+    async def test_temperature_outside_the_vendor_range_is_refused_before_sending(
+            self, harness: ConformanceHarness) -> None:
+        high = harness.spec.temperature_range[1]
+        with pytest.raises(ValidationError):
+            await harness.builder().prompt("hi").temperature(high + 0.5).execute()
+        assert harness.requests == []
+
+    @pytest.mark.anyio
+    async def test_concurrent_requests_get_their_own_answers(
+            self, harness: ConformanceHarness) -> None:
+        answers: dict[int, str] = {}
+
+        async def ask(number: int) -> None:
+            answers[number] = await harness.builder().prompt(f"question {number}").execute()
+
+        async with anyio.create_task_group() as tasks:
+            for number in range(12):
+                tasks.start_soon(ask, number)
+        assert answers == {n: Reply().text_for(f"question {n}") for n in range(12)}
+
+    # --- streaming --------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_streaming_gives_the_plain_text(self, harness: ConformanceHarness) -> None:
+        text = "one two three four five six seven"
+        harness.script(Reply(text=text, chunks=4), Reply(text=text, chunks=4))
+        plain = await harness.builder().prompt("hi").execute()
+        chunks = await harness.stream(harness.builder().prompt("hi"))
+        assert plain == text
+        assert "".join(chunk.content for chunk in chunks) == text
+        assert sum(1 for chunk in chunks if chunk.content) >= 2, "the answer was not streamed"
+        assert chunks[-1].is_final
+        assert not any(chunk.is_final for chunk in chunks[:-1])
+        assert harness.last_wire().stream
+
+    @pytest.mark.anyio
+    async def test_final_chunk_carries_usage_and_finish_reason(
+            self, harness: ConformanceHarness) -> None:
+        harness.script(Reply(text="a b c", usage=(11, 7)))
+        final = (await harness.stream(harness.builder().prompt("hi")))[-1]
+        assert final.is_final
+        assert final.finish_reason == "stop"
+        assert final.raw_finish_reason
+        assert final.usage is not None
+        assert (final.usage.prompt_tokens, final.usage.completion_tokens,
+                final.usage.total_tokens) == (11, 7, 18)
+
+    @pytest.mark.anyio
+    async def test_scripted_usage_is_reported_exactly(self, harness: ConformanceHarness) -> None:
+        harness.script(Reply(text="a b c", usage=(123, 45)))
+        response = await harness.builder().prompt("hi").execute_response()
+        _assert_usage(response, prompt=123, completion=45)
+
+    @pytest.mark.anyio
+    async def test_output_limit_gives_length(self, harness: ConformanceHarness,
+                                             streamed: bool) -> None:
+        harness.script(Reply(text="one two three four five"))
+        text, finish, _ = await _answer(harness, harness.builder().prompt("hi").max_tokens(2),
+                                        streamed)
+        assert text.split() == ["one", "two"]
+        assert finish == "length"
+
+    @pytest.mark.anyio
+    async def test_stop_sequence_ends_the_answer(self, harness: ConformanceHarness,
+                                                 streamed: bool) -> None:
+        harness.script(Reply(text="alpha beta END gamma delta"))
+        text, finish, _ = await _answer(harness, harness.builder().prompt("hi").stop("END"),
+                                        streamed)
+        assert text.strip() == "alpha beta"
+        assert finish == "stop"
+
+    @pytest.mark.anyio
+    @pytest.mark.filterwarnings(_CUT_WARNING)
+    async def test_finish_reason_is_normalised(self, harness: ConformanceHarness,
+                                               finish_case: tuple[str, str | None],
+                                               streamed: bool) -> None:
+        raw, expected = finish_case
+        harness.script(Reply(text="some words", finish_reason=raw))
+        if expected in ("content_filter", "error") and self.raises_for_finish_reason(raw):
+            with pytest.raises(LLMError) as caught:
+                await _answer(harness, harness.builder().prompt("hi"), streamed)
+            harness.assert_no_key(caught.value)
+            return
+        _, finish, raw_seen = await _answer(harness, harness.builder().prompt("hi"), streamed)
+        assert (finish, raw_seen) == (expected, raw)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_error_status_is_mapped(self, harness: ConformanceHarness, error_status: int,
+                                          streamed: bool) -> None:
+        expected = self.error_statuses[error_status]
+        harness.script(Reply(status=error_status, error_message="conformance failure 4711"))
+        with pytest.raises(LLMError) as caught:
+            await _answer(harness, harness.builder().prompt("hi"), streamed)
+        error = caught.value
+        assert type(error) is expected, f"HTTP {error_status} raised {error!r}"
+        assert isinstance(error, HttpError)
+        assert error.status_code == error_status
+        assert error.provider == self.provider
+        assert error.model == self.model
+        assert "conformance failure 4711" in (error.vendor_message or "")
+        assert "conformance failure 4711" in str(error)
+        if self.errors_carry_request_id:
+            assert error.request_id, f"HTTP {error_status} error has no request id"
+        harness.assert_no_key(error)
+        assert len(harness.requests) == 1, "an error was retried with retries turned off"
+
+    @pytest.mark.anyio
+    async def test_rate_limit_carries_retry_after(self, harness: ConformanceHarness) -> None:
+        harness.script(Reply(status=429, retry_after=7))
+        with pytest.raises(RateLimitError) as caught:
+            await harness.builder().prompt("hi").execute()
+        assert caught.value.retry_after == 7
+
+    @pytest.mark.anyio
+    async def test_missing_key(self, harness: ConformanceHarness,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+        """A vendor that needs a key fails before sending anything; one whose key is optional
+        (a local server) sends the request without one."""
+        monkeypatch.delenv(KEY_ENV)
+        if harness.spec.api_key_optional:
+            assert await harness.builder().prompt("hi").execute()
+            assert len(harness.requests) == 1
+            return
+        with pytest.raises(MissingApiKeyError) as caught:
+            await harness.builder().prompt("hi").execute()
+        assert caught.value.env_var == KEY_ENV
+        assert harness.requests == []
+
+    @pytest.mark.anyio
+    async def test_key_travels_in_a_header_only(self, harness: ConformanceHarness,
+                                                streamed: bool) -> None:
+        await _answer(harness, harness.builder().prompt("hi"), streamed)
+        request = harness.requests[-1]
+        assert any(harness.key in value for value in request.headers.values()), (
+            "the key was not sent in any header")
+        assert harness.key not in request.path
+        assert not any(harness.key in f"{k}={v}" for k, v in request.query.items()), (
+            "the key is in the URL, where proxies and logs keep it")
+        assert harness.key.encode() not in request.body
+
+    @pytest.mark.anyio
+    @pytest.mark.filterwarnings(_CUT_WARNING)
+    async def test_malformed_answer_is_a_provider_error(self, harness: ConformanceHarness,
+                                                        streamed: bool) -> None:
+        harness.script(Reply(malformed=True))
+        with pytest.raises((ProviderError, StreamingError)) as caught:
+            await _answer(harness, harness.builder().prompt("hi"), streamed)
+        assert isinstance(caught.value, StreamingError if streamed else ProviderError)
+        harness.assert_no_key(caught.value)
+
+    @pytest.mark.anyio
+    @pytest.mark.filterwarnings(_CUT_WARNING)
+    async def test_cut_body_is_a_provider_error(self, harness: ConformanceHarness) -> None:
+        harness.script(Reply(text="one two three four five six", cut_after=1))
+        with pytest.raises(ProviderError):
+            await harness.builder().prompt("hi").execute()
+
+    @pytest.mark.anyio
+    @pytest.mark.filterwarnings(_CUT_WARNING)
+    async def test_cut_stream_keeps_the_partial_text(self, harness: ConformanceHarness) -> None:
+        text = " ".join(f"word{n}" for n in range(_CUT_PIECES))
+        harness.script(Reply(text=text, chunks=_CUT_PIECES, cut_after=_CUT_AFTER))
+        received: list[str] = []
+
+        async def read() -> None:
+            response = await harness.builder().prompt("hi").execute_streaming()
+            async with response:
+                async for chunk in response:
+                    received.append(chunk.content)
+
+        with pytest.raises(StreamingError) as caught:
+            await read()
+        partial = caught.value.partial_text
+        assert partial, "nothing was kept of the text received before the cut"
+        assert partial == "".join(received)
+        assert text.startswith(partial)
+        assert partial != text
+        harness.assert_no_key(caught.value)
+
+    @pytest.mark.anyio
+    @pytest.mark.filterwarnings(_CUT_WARNING)
+    async def test_error_inside_a_stream_keeps_the_partial_text(
+            self, harness: ConformanceHarness) -> None:
+        if self.stream_error is None:
+            pytest.skip(f"{self.provider} reports no errors inside a stream")
+        error_type, expected = self.stream_error
+        harness.script(Reply(text="one two three four five", error_after=2,
+                             error_type=error_type, error_message="conformance overload"))
+        with pytest.raises(LLMError) as caught:
+            await harness.stream(harness.builder().prompt("hi"))
+        error = caught.value
+        assert isinstance(error, expected), f"the in-stream error raised {error!r}"
+        assert error.partial_text == "one two"
+        assert "conformance overload" in str(error)
+        assert error.provider == self.provider
+        harness.assert_no_key(error)
+
+
+async def _answer(harness: ConformanceHarness, builder: LLMClientBuilder,
+                  streamed: bool) -> tuple[str, str | None, str | None]:
+    """Text, finish reason and raw finish reason of the answer, streamed or not."""
+    if not streamed:
+        response = await builder.execute_response()
+        return response.text, response.finish_reason, response.raw_finish_reason
+    chunks = await harness.stream(builder)
+    final = chunks[-1]
+    assert final.is_final, "the stream ended without a final chunk"
+    return "".join(c.content for c in chunks), final.finish_reason, final.raw_finish_reason
+
+
+def _assert_usage(response: Response, *, prompt: int, completion: int) -> None:
+    usage = response.usage
+    assert usage is not None, "the response carries no usage"
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
+        prompt, completion, prompt + completion), f"usage {usage!r}"
+
