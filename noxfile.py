@@ -6,6 +6,8 @@ entry points exactly as a user's ``pip install`` would.
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import nox
@@ -17,6 +19,31 @@ PLUGINS = sorted(f"./{p.relative_to(ROOT)}" for p in (ROOT / "plugins").glob("ag
 # The tutorial's plugin (docs/writing-a-provider-plugin.md) is tested like a first-party one.
 TUTORIAL_PLUGIN = "./docs/examples/agentflow-acme"
 TESTED_PLUGINS = [*PLUGINS, TUTORIAL_PLUGIN]
+
+
+def local_requirements(path: str) -> list[str]:
+    """The repository's own distributions that the one at ``path`` depends on, as paths.
+
+    They are not on PyPI (and a same-named package there must never be picked up), so they are
+    installed from here, in the same command, along with their own local requirements.
+    """
+    local = {_project_name(p): p for p in PLUGINS}
+    found: list[str] = []
+    pending = [path]
+    while pending:
+        project = tomllib.loads((ROOT / pending.pop() / "pyproject.toml").read_text())
+        for requirement in project["project"].get("dependencies", []):
+            name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
+            if name in local and local[name] not in found:
+                found.append(local[name])
+                pending.append(local[name])
+    return found
+
+
+def _project_name(path: str) -> str:
+    project = tomllib.loads((ROOT / path / "pyproject.toml").read_text())
+    return str(project["project"]["name"]).lower()
+
 
 # Tools are pinned; runtime dependencies are not (the distributions declare ranges).
 TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
@@ -52,8 +79,9 @@ def tests_core(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("plugin", TESTED_PLUGINS, ids=[Path(p).name for p in TESTED_PLUGINS])
 def tests_plugin(session: nox.Session, plugin: str) -> None:
-    """One plugin's tests, with only the core and that plugin installed."""
-    session.install(*TEST_TOOLS, f"{CORE}[testing]", plugin)
+    """One plugin's tests, with only the core and that plugin (and the repository's plugins it
+    depends on: agentflow-moonshot needs agentflow-openai) installed."""
+    session.install(*TEST_TOOLS, f"{CORE}[testing]", *local_requirements(plugin), plugin)
     session.run("pytest", f"{plugin}/tests", *session.posargs)
 
 

@@ -201,7 +201,7 @@ async def test_slow_server_hits_the_total_timeout(runtime, server):
     server.script("echo", Reply(delay=2.0))
     with pytest.raises(LLMTimeoutError) as caught:
         await ask(runtime).prompt("hi").timeout(0.2).execute()
-    assert caught.value.timeout_kind in {"read", "total"}
+    assert caught.value.timeout_kind == "total"
     assert isinstance(caught.value, TimeoutError)
 
 

@@ -9,6 +9,7 @@ import pytest
 from test_config_support import PROVIDERS
 
 from agentflow.config import (
+    CircuitBreakerConfig,
     Defaults,
     ModelConfig,
     ProviderConfig,
@@ -40,6 +41,7 @@ def table_keys(text: str, after: str = "") -> list[str]:
     (ProviderConfig, "### `providers.<entry>`", ""),
     (RateLimitConfig, "### `providers.<entry>`", "`providers.<entry>.rate_limit`:"),
     (RetryConfig, "### `providers.<entry>`", "`providers.<entry>.retry_config`:"),
+    (CircuitBreakerConfig, "### `providers.<entry>`", "`providers.<entry>.circuit_breaker`"),
     (Defaults, "### `defaults`", ""),
 ])
 def test_every_key_has_a_row_in_order(cls, heading, after):
@@ -53,7 +55,8 @@ def test_documented_defaults_are_the_real_ones():
     assert {key: float(value) for key, value in rows.items()} == {
         "timeout_seconds": defaults.timeout_seconds,
         "connect_timeout_seconds": defaults.connect_timeout_seconds,
-        "max_retries": defaults.max_retries, "retry_delay_ms": defaults.retry_delay_ms}
+        "max_retries": defaults.max_retries, "retry_delay_ms": defaults.retry_delay_ms,
+        "max_retry_delay_ms": defaults.max_retry_delay_ms}
 
 
 def yaml_blocks() -> list[str]:

@@ -32,11 +32,11 @@ from agentflow.config._source import parse_yaml
 KNOWN_KEYWORDS = {"$schema", "$defs", "$ref", "title", "description", "type", "properties",
                   "additionalProperties", "anyOf", "allOf", "if", "then", "const", "enum",
                   "minimum", "maximum", "exclusiveMinimum", "pattern", "format", "default",
-                  "examples", "required"}
+                  "examples", "required", "items", "uniqueItems"}
 TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
 SUBSCHEMA_MAPS = {"properties", "$defs"}
 SUBSCHEMA_LISTS = {"anyOf", "allOf"}
-SUBSCHEMAS = {"additionalProperties", "if", "then"}
+SUBSCHEMAS = {"additionalProperties", "if", "then", "items"}
 
 
 def walk(schema: Any, where: str = "#"):

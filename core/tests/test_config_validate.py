@@ -334,7 +334,7 @@ class TestUnknownKeys:
         ("models:\n  m:\n    vendor: openai\n    colour: red\n",
          "agentflow.yml:4:5: models.m.colour: unknown key 'colour'; keys here are: vendor, "
          "model_id, base_url, temperature, top_p, max_tokens, supports_streaming, "
-         "timeout_seconds, options"),
+         "timeout_seconds, fallbacks, rate_limit, options"),
         ("source: elsewhere.yml\n", "agentflow.yml:1:1: source: unknown key 'source'; keys here "
                                     "are: models, providers, defaults"),
     ])

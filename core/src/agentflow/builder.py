@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from agentflow.observability import MetricsCollector
     from agentflow.runtime import Runtime
     from agentflow.streaming import StreamingResponse
+    from agentflow.timeouts import TimeoutOverrides
     from agentflow.types import ModelSettings, Response
 
 __all__ = ["LLMClientBuilder"]
@@ -46,7 +47,7 @@ class LLMClientBuilder:
         self._params: dict[str, Any] = {}
         self._stop: tuple[str, ...] = ()
         self._streaming = False
-        self._timeout: float | None = None
+        self._timeouts: TimeoutOverrides | None = None
         self._collectors: list[MetricsCollector] = []
 
     def __repr__(self) -> str:
@@ -105,9 +106,24 @@ class LLMClientBuilder:
         self._streaming = bool(enabled)
         return self
 
-    def timeout(self, seconds: float) -> LLMClientBuilder:
-        """A time limit for this call, overriding the configured ``timeout_seconds``."""
-        self._timeout = _number("timeout", seconds, 0.0, math.inf, open_low=True)
+    def timeout(self, seconds: float | None = None, *, connect: float | None = None,
+                read: float | None = None, stream_idle: float | None = None) -> LLMClientBuilder:
+        """Time limits for this call, in seconds, overriding the configuration's.
+
+        ``seconds`` is the total (every attempt, and a stream to its end); ``connect`` opening
+        a connection; ``read`` the longest wait for more of the answer; ``stream_idle`` the
+        longest a stream may send nothing. Limits not given keep their configured values.
+        """
+        from agentflow.timeouts import TimeoutOverrides
+
+        def checked(name: str, value: float | None) -> float | None:
+            return None if value is None else _number(name, value, 0.0, math.inf,
+                                                      open_low=True)
+
+        self._timeouts = TimeoutOverrides(
+            total=checked("timeout", seconds), connect=checked("connect timeout", connect),
+            read=checked("read timeout", read),
+            stream_idle=checked("stream_idle timeout", stream_idle))
         return self
 
     def with_metrics(self, collector: MetricsCollector) -> LLMClientBuilder:
@@ -131,7 +147,7 @@ class LLMClientBuilder:
             runtime = AgentFlow.runtime()
         settings = runtime.resolve(self._model)
         request = self._request(settings, runtime)
-        return LLMClient(runtime, settings, request, timeout=self._timeout,
+        return LLMClient(runtime, settings, request, timeout=self._timeouts,
                          collectors=self._collectors)
 
     async def execute(self) -> str:

@@ -8,10 +8,8 @@ timeouts, retries, error mapping, events) happens here.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -26,8 +24,10 @@ from agentflow.errors import (
     UnsupportedProviderError,
 )
 from agentflow.observability import ExecutionEvent
+from agentflow.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from agentflow.streaming import StreamingResponse
-from agentflow.transport import map_transport_error, timeout_for
+from agentflow.timeouts import TimeoutOverrides, Timeouts
+from agentflow.transport import map_transport_error
 from agentflow.types import Request, Response, StreamChunk, StreamState
 
 if TYPE_CHECKING:
@@ -37,12 +37,7 @@ if TYPE_CHECKING:
     from agentflow.runtime import Runtime
     from agentflow.types import ModelSettings
 
-__all__ = ["LLMClient", "RETRYABLE_STATUSES"]
-
-#: Statuses worth another try: the request may succeed unchanged a moment later.
-RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
-#: The longest wait a Retry-After header may impose before we give up instead.
-MAX_RETRY_AFTER_SECONDS = 60.0
+__all__ = ["RETRYABLE_STATUSES", "LLMClient"]
 
 
 class LLMClient:
@@ -54,13 +49,15 @@ class LLMClient:
         settings: ModelSettings,
         request: Request,
         *,
-        timeout: float | None = None,
+        timeout: float | TimeoutOverrides | None = None,
         collectors: Sequence[MetricsCollector] = (),
     ) -> None:
         self.runtime = runtime
         self.settings = settings
         self.request = request
-        self.timeout = timeout
+        overrides = timeout if isinstance(timeout, TimeoutOverrides) or timeout is None else (
+            TimeoutOverrides(total=timeout))
+        self.timeouts = Timeouts.resolve(settings, overrides)
         self.collectors = tuple(collectors)
         self._node_id = f"llm.{settings.name}"
 
@@ -74,10 +71,10 @@ class LLMClient:
         """Send the request and return the whole :class:`~agentflow.types.Response`."""
         started = time.perf_counter()
         self._emit("llm.request.start", None, {})
+        limit = self.timeouts.total
         try:
-            limit = self.timeout if self.timeout is not None else self.settings.timeout_seconds
             with anyio.fail_after(limit):
-                response = await self._send(stream=False)
+                response = await self._send(stream=False, deadline=anyio.current_time() + limit)
             result = self._parse(response)
         except TimeoutError as exc:
             error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
@@ -99,8 +96,15 @@ class LLMClient:
         """Send the request as a stream; returns once the answer has started."""
         started = time.perf_counter()
         self._emit("llm.request.start", None, {"stream": True})
+        limit = self.timeouts.total
+        deadline = anyio.current_time() + limit
         try:
-            response = await self._send(stream=True)
+            with anyio.fail_after(limit):
+                response = await self._send(stream=True, deadline=deadline)
+        except TimeoutError as exc:
+            error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
+            self._emit_error(error, started)
+            raise error from None
         except LLMError as exc:
             self._emit_error(exc, started)
             raise
@@ -112,6 +116,9 @@ class LLMClient:
             parse_event=self.runtime.host.hook.agentflow_parse_stream_event,
             provider=self.settings.vendor,
             state=state,
+            deadline=deadline,
+            read_limit=self.timeouts.for_attempt(limit, stream=True).read,
+            total_timeout=lambda: self._total_timeout(limit),
             map_error=self._stream_transport_error,
             on_chunk=self._chunk_observer(started),
             on_finish=lambda final, error: self._stream_finished(started, final, error),
@@ -128,48 +135,70 @@ class LLMClient:
                 f"no installed plugin builds requests for vendor {settings.vendor!r}; install "
                 f"agentflow-{settings.vendor} or check `agentflow plugins`",
                 provider=settings.provider, model=settings.name)
-        http_request.extensions["timeout"] = timeout_for(settings, self.timeout).as_dict()
         return http_request
 
-    async def _send(self, *, stream: bool) -> httpx.Response:
-        """Send, retrying what may succeed on a second try; return a 2xx response."""
-        import httpx
-
+    async def _send(self, *, stream: bool, deadline: float) -> httpx.Response:
+        """Send, retrying what may succeed on a second try; return a 2xx response (for a
+        stream, with its body still to read)."""
         settings = self.settings
         client = self.runtime.pools.client_for(settings)
+        policy = RetryPolicy.of(settings)
         http_request = self._build()
         failures: list[str] = []
-        for attempt in range(1, settings.max_retries + 2):
-            try:
-                response = await client.send(http_request, stream=stream)
-            except httpx.TransportError as exc:
-                error = map_transport_error(exc, settings)
-                failures.append(type(exc).__name__)
-            else:
-                if response.status_code < 400:
-                    return response
-                if stream:
-                    await response.aread()
-                    await response.aclose()
-                error = self._http_error(response)
-                failures.append(str(response.status_code))
-                if response.status_code not in RETRYABLE_STATUSES or error.retryable is False:
-                    raise _with_attempts(error, failures)
-            delay = self._retry_delay(attempt, error)
-            if attempt > settings.max_retries or delay is None:
+        attempt = 0
+        while True:
+            attempt += 1
+            limits = self.timeouts.for_attempt(deadline - anyio.current_time(), stream=stream)
+            http_request.extensions["timeout"] = limits.as_httpx()
+            response, error = await self._attempt(client, http_request, limits.read_kind,
+                                                  stream=stream)
+            if error is None:
+                assert response is not None
+                return response
+            failures.append(_reason(error))
+            delay = policy.delay(attempt, error) if policy.is_retryable(error) else None
+            if delay is None or delay >= deadline - anyio.current_time():
                 raise _with_attempts(error, failures)
             self._emit("llm.retry", None, {"attempt": attempt, "reason": failures[-1],
+                                           "error_type": type(error).__name__,
                                            "delay_ms": round(delay * 1000)})
             await anyio.sleep(delay)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _retry_delay(self, attempt: int, error: LLMError) -> float | None:
-        """Seconds to wait before the next attempt; ``None`` when the wait would be too long."""
-        advised = getattr(error, "retry_after", None)
-        if advised is not None:
-            return advised if advised <= MAX_RETRY_AFTER_SECONDS else None
-        base = self.settings.retry_delay_ms / 1000
-        return random.uniform(0, min(base * 2 ** (attempt - 1), MAX_RETRY_AFTER_SECONDS))
+    async def _attempt(self, client: httpx.AsyncClient, http_request: httpx.Request,
+                       read_kind: str, *, stream: bool
+                       ) -> tuple[httpx.Response | None, LLMError | None]:
+        """One attempt: the 2xx response, or the error that ended it.
+
+        Failures before the answer began (connection errors, timeouts waiting for the
+        headers) are marked retryable; a body that breaks off is not.
+        """
+        import httpx
+
+        try:
+            response = await client.send(http_request, stream=True)
+        except httpx.TransportError as exc:
+            error = map_transport_error(exc, self.settings, read_kind=read_kind)
+            error.retryable = True
+            error.__cause__ = exc
+            return None, error
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            except httpx.TransportError:
+                pass  # the status says enough; the body would only have added the words
+            finally:
+                await response.aclose()
+            return None, self._http_error(response)
+        if not stream:
+            try:
+                await response.aread()
+            except httpx.TransportError as exc:
+                error = map_transport_error(exc, self.settings, read_kind=read_kind)
+                error.__cause__ = exc
+                return None, error
+            finally:
+                await response.aclose()
+        return response, None
 
     # answers and errors -----------------------------------------------------------------------
 
@@ -215,7 +244,8 @@ class LLMClient:
         import httpx
 
         if isinstance(exc, httpx.TimeoutException):
-            return map_transport_error(exc, self.settings)
+            limits = self.timeouts.for_attempt(0.0, stream=True)
+            return map_transport_error(exc, self.settings, read_kind=limits.read_kind)
         return StreamingError(
             f"the {self.settings.provider} stream broke off ({type(exc).__name__}: {exc}); "
             "the text received so far is kept in .partial_text",
@@ -274,27 +304,22 @@ def _request_id(response: httpx.Response) -> str | None:
     return found
 
 
+def _reason(error: LLMError) -> str:
+    """A failed attempt in a word or two, for the final error's list of attempts."""
+    if isinstance(error, LLMTimeoutError):
+        return f"{error.timeout_kind or 'read'} timeout"
+    if error.status_code is not None:
+        return str(error.status_code)
+    cause = error.__cause__ or error.__context__
+    return type(cause).__name__ if cause is not None else type(error).__name__
+
+
 def _with_attempts(error: LLMError, failures: list[str]) -> LLMError:
     if len(failures) > 1:
         error.message = f"{error.message} [{len(failures)} attempts: {', '.join(failures)}]"
         error.args = (error.message,)
     error.attempts = tuple(failures)
     return error
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); ``None`` if absent."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def default_http_error(response: httpx.Response, provider: str) -> LLMError:

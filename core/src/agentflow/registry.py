@@ -34,7 +34,7 @@ from agentflow.errors import (
 from agentflow.types import ModelInfo, ModelSettings, ProviderSpec, Secret
 
 if TYPE_CHECKING:
-    from agentflow.config import Config, ModelConfig, RateLimitConfig
+    from agentflow.config import CircuitBreakerConfig, Config, ModelConfig, RateLimitConfig
     from agentflow.plugins import PluginHost
 
 __all__ = ["ModelRegistry"]
@@ -165,6 +165,7 @@ class ModelRegistry:
         entry = self._config.providers.get(provider)
         defaults = self._config.defaults
         retry = entry.retry_config if entry is not None else None
+        breaker = entry.circuit_breaker if entry is not None else None
         settings = ModelSettings(
             name=name,
             provider=provider,
@@ -183,8 +184,20 @@ class ModelRegistry:
                                    entry and entry.timeout_seconds, defaults.timeout_seconds),
             connect_timeout_seconds=_first(entry and entry.connect_timeout_seconds,
                                            defaults.connect_timeout_seconds),
+            read_timeout_seconds=_first(entry and entry.read_timeout_seconds,
+                                        defaults.read_timeout_seconds),
+            stream_idle_timeout_seconds=_first(entry and entry.stream_idle_timeout_seconds,
+                                               defaults.stream_idle_timeout_seconds),
             max_retries=_first(retry and retry.max_retries, defaults.max_retries),
             retry_delay_ms=_first(retry and retry.retry_delay_ms, defaults.retry_delay_ms),
+            max_retry_delay_ms=_first(retry and retry.max_retry_delay_ms,
+                                      defaults.max_retry_delay_ms),
+            circuit_failure_threshold=_circuit_threshold(breaker, defaults.circuit_breaker),
+            circuit_cooldown_seconds=_first(
+                breaker and breaker.cooldown_seconds,
+                defaults.circuit_breaker and defaults.circuit_breaker.cooldown_seconds,
+                DEFAULT_CIRCUIT_COOLDOWN_SECONDS),
+            fallbacks=model.fallbacks if model is not None else (),
             allow_insecure_http=entry is not None and entry.allow_insecure_http,
             options={**(info.options if info else {}), **(model.options if model else {})},
         )
@@ -228,6 +241,21 @@ class ModelRegistry:
             f"no model named {name!r} {where} or in the installed plugins' catalogs.{hint} "
             "Run `agentflow models` to list the available models.",
             suggestions=close, model=name)
+
+
+#: The circuit breaker when no configuration says otherwise.
+DEFAULT_CIRCUIT_FAILURE_THRESHOLD = 5
+DEFAULT_CIRCUIT_COOLDOWN_SECONDS = 30.0
+
+
+def _circuit_threshold(own: CircuitBreakerConfig | None,
+                       defaults: CircuitBreakerConfig | None) -> int | None:
+    """The failure threshold in force, or None when the breaker is off."""
+    enabled = _first(own and own.enabled, defaults and defaults.enabled, True)
+    if not enabled:
+        return None
+    return int(_first(own and own.failure_threshold, defaults and defaults.failure_threshold,
+                      DEFAULT_CIRCUIT_FAILURE_THRESHOLD))
 
 
 def _first(*values: object) -> Any:

@@ -9,6 +9,7 @@ ends, breaks or times out before that raises :class:`~agentflow.errors.Streaming
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,9 @@ class StreamingResponse:
         parse_event: Callable[..., list[StreamChunk] | None],
         provider: str,
         state: StreamState,
+        deadline: float = math.inf,
+        read_limit: float | None = None,
+        total_timeout: Callable[[], LLMError] | None = None,
         map_error: Callable[[Exception], LLMError],
         on_chunk: Callable[[StreamChunk], None],
         on_finish: Callable[[StreamChunk | None, LLMError | None], None],
@@ -56,6 +60,9 @@ class StreamingResponse:
         self._parse_event = parse_event
         self._provider = provider
         self._state = state
+        self._deadline = deadline
+        self._read_limit = math.inf if read_limit is None else read_limit
+        self._total_timeout = total_timeout
         self._map_error = map_error
         self._on_chunk = on_chunk
         self._on_finish = on_finish
@@ -119,7 +126,12 @@ class StreamingResponse:
 
     async def _read_more(self) -> None:
         try:
-            data = await self._bytes.__anext__()
+            remaining = self._deadline - anyio.current_time()
+            if remaining >= self._read_limit:
+                data = await self._bytes.__anext__()
+            else:  # the total runs out before the read limit would: bound this read by it
+                with anyio.fail_after(max(remaining, 0.0)):
+                    data = await self._bytes.__anext__()
         except StopAsyncIteration:
             await self._fail(StreamingError(self._cut_message("the connection closed")))
         except anyio.get_cancelled_exc_class():
@@ -127,6 +139,9 @@ class StreamingResponse:
             raise
         except LLMError as exc:
             await self._fail(exc)
+        except TimeoutError:  # the call's total time limit
+            assert self._total_timeout is not None
+            await self._fail(self._total_timeout())
         except Exception as exc:  # httpx transport errors, mapped to ours
             await self._fail(self._map_error(exc))
         else:

@@ -104,16 +104,22 @@ def _new_client() -> httpx.AsyncClient:
     )
 
 
-def timeout_for(settings: ModelSettings, total: float | None) -> httpx.Timeout:
-    """The httpx timeout of one request: connect from settings, the rest from ``total``."""
-    import httpx
+#: What to raise, per kind of timeout: the setting that governs it.
+_TIMEOUT_SETTINGS = {
+    "connect": "connect_timeout_seconds (or .timeout(connect=...))",
+    "read": "read_timeout_seconds (or .timeout(read=...))",
+    "stream_idle": "stream_idle_timeout_seconds (or .timeout(stream_idle=...))",
+    "write": "read_timeout_seconds (or .timeout(read=...))",
+    "pool": "timeout_seconds, or lower the number of requests in flight",
+}
 
-    limit = total if total is not None else settings.timeout_seconds
-    return httpx.Timeout(limit, connect=min(settings.connect_timeout_seconds, limit), pool=limit)
 
+def map_transport_error(exc: Exception, settings: ModelSettings, *, read_kind: str = "read",
+                        **context: Any) -> LLMError:
+    """Turn an httpx transport exception into the most specific :class:`LLMError`.
 
-def map_transport_error(exc: Exception, settings: ModelSettings, **context: Any) -> LLMError:
-    """Turn an httpx transport exception into the most specific :class:`LLMError`."""
+    ``read_kind`` is the limit behind httpx's read timeout (``read`` or ``stream_idle``).
+    """
     import httpx
 
     where = f"{settings.provider} at {settings.base_url}"
@@ -122,14 +128,16 @@ def map_transport_error(exc: Exception, settings: ModelSettings, **context: Any)
     if isinstance(exc, httpx.TimeoutException):
         kind = {
             httpx.ConnectTimeout: "connect",
-            httpx.ReadTimeout: "read",
+            httpx.ReadTimeout: read_kind,
             httpx.WriteTimeout: "write",
             httpx.PoolTimeout: "pool",
-        }.get(type(exc), "total")
+        }.get(type(exc), "read")
+        what = {"stream_idle": "the stream sent nothing for too long",
+                "pool": "no connection of the pool became free in time"}.get(
+                    kind, f"{kind} timeout")
         return LLMTimeoutError(
-            f"{kind} timeout talking to {where}; raise timeout_seconds (or "
-            "connect_timeout_seconds) in the configuration or with .timeout() if the provider "
-            "is just slow",
+            f"{what} talking to {where} ({kind} limit); raise {_TIMEOUT_SETTINGS[kind]} "
+            "if the provider is just slow",
             timeout_kind=kind,
             **context,
         )

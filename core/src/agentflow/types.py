@@ -159,6 +159,8 @@ class ModelSettings:
     This is what ``agentflow_build_request`` receives. ``provider`` is the name of the provider
     entry (``providers.<name>`` in the file), ``vendor`` the plugin provider that speaks its wire
     format; they differ when, for example, two OpenAI-compatible servers are configured.
+    ``read_timeout_seconds`` ``None`` means the total limit; ``stream_idle_timeout_seconds``
+    ``None`` means none. ``circuit_failure_threshold`` ``None`` turns the breaker off.
     """
 
     name: str
@@ -174,8 +176,14 @@ class ModelSettings:
     supports_streaming: bool = True
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float | None = None
+    stream_idle_timeout_seconds: float | None = None
     max_retries: int = 2
     retry_delay_ms: int = 500
+    max_retry_delay_ms: int = 60_000
+    circuit_failure_threshold: int | None = 5
+    circuit_cooldown_seconds: float = 30.0
+    fallbacks: tuple[str, ...] = ()
     allow_insecure_http: bool = False
     options: Mapping[str, Any] = attrs.field(factory=dict)
 

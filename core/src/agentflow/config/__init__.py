@@ -22,6 +22,7 @@ from agentflow.config.loader import (
     validate_config_text,
 )
 from agentflow.config.models import (
+    CircuitBreakerConfig,
     Config,
     Defaults,
     ModelConfig,
@@ -33,6 +34,7 @@ from agentflow.config.report import Issue, ValidationReport
 from agentflow.config.schema import config_json_schema
 
 __all__ = [
+    "CircuitBreakerConfig",
     "Config",
     "Defaults",
     "Issue",

@@ -54,6 +54,31 @@ def _http_problem(url: str | None, allowed: bool, provider: str,
     return [Problem(path, insecure_http_message(host, provider))] if host else []
 
 
+def check_fallbacks(data: Mapping[Any, Any],
+                    catalog: Mapping[str, ModelInfo] | None) -> list[Problem]:
+    """Every fallback names another model: an alias of the file or, when the installed
+    catalogs are known, a catalog model."""
+    problems: list[Problem] = []
+    models = _section(data, "models")
+    for alias, model in models.items():
+        fallbacks = model.get("fallbacks")
+        if not isinstance(fallbacks, list):
+            continue
+        for index, name in enumerate(fallbacks):
+            path = ("models", alias, "fallbacks", index)
+            if not isinstance(name, str):
+                continue  # reported as a wrong type
+            if name == alias:
+                problems.append(Problem(path, f"model {alias!r} cannot be its own fallback"))
+            elif name not in models and catalog is not None and name not in catalog:
+                known = [str(other) for other in models] + list(catalog)
+                close = did_you_mean(name, known)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(Problem(path, f"{name!r} is neither a model alias of this file "
+                                              f"nor a catalog model{hint}"))
+    return problems
+
+
 def check_vendors(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec],
                   catalog: Mapping[str, ModelInfo] | None) -> list[Problem]:
     """Every vendor named in the file is installed; every model has one; vendor ranges hold."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, get_origin
+from typing import Any, get_args, get_origin
 
 import attrs
 
@@ -48,6 +48,7 @@ def _converter() -> Any:
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook_factory(_is_mapping, _mapping_hook_factory)
+    converter.register_structure_hook_factory(_is_sequence, _sequence_hook_factory)
     converter.register_structure_hook_factory(attrs.has, _class_hook_factory)
     return converter
 
@@ -93,6 +94,39 @@ def _mapping_hook_factory(type_: Any, converter: Any) -> Hook:
         if not isinstance(value, Mapping):
             raise ConfigTypeError(f"expected a mapping, got {describe_value(value)}")
         return inner(value, type_)
+
+    return structure
+
+
+def _is_sequence(type_: Any) -> bool:
+    return get_origin(type_) is tuple
+
+
+def _sequence_hook_factory(type_: Any, converter: Any) -> Hook:
+    """A YAML list into ``tuple[T, ...]``: only a list is accepted (a string is not a list of
+    characters), and every bad item is reported with its index."""
+    from cattrs.errors import IterableValidationError, IterableValidationNote
+
+    item_type = get_args(type_)[0]
+    item_hook = converter.get_structure_hook(item_type)
+
+    def structure(value: Any, _: Any) -> Any:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise ConfigTypeError(f"expected a list, got {describe_value(value)}")
+        items, errors = [], []
+        for index, item in enumerate(value):
+            try:
+                items.append(item_hook(item, item_type))
+            except Exception as exc:
+                note = IterableValidationNote(f"Structuring item @ index {index}", index,
+                                              item_type)
+                exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError("invalid list items", errors, type_)
+        return tuple(items)
 
     return structure
 

@@ -148,6 +148,7 @@ def _analyse(
     config, found = structure_config(data)
     problems += found
     problems += _references.check_http(data)
+    problems += _references.check_fallbacks(data, catalog)
     if providers is not None:
         problems += _references.check_vendors(data, providers, catalog)
         problems += _references.check_api_keys(data, providers, env)

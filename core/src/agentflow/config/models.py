@@ -18,8 +18,8 @@ from agentflow.config._fields import non_empty, setting
 from agentflow.config._secrets import api_key_env_problem
 from agentflow.config._urls import base_url_problem
 
-__all__ = ["Config", "Defaults", "ModelConfig", "ProviderConfig", "RateLimitConfig",
-           "RetryConfig"]
+__all__ = ["CircuitBreakerConfig", "Config", "Defaults", "ModelConfig", "ProviderConfig",
+           "RateLimitConfig", "RetryConfig"]
 
 _BASE_URL_SCHEMA = {"format": "uri", "pattern": "^https?://"}
 _ENV_NAME_SCHEMA = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "examples": ["OPENAI_API_KEY"]}
@@ -39,6 +39,17 @@ def _top_p(doc: str) -> Any:
 
 def _max_tokens(doc: str) -> Any:
     return setting(doc, above=0)
+
+
+def _read_timeout(doc: str) -> Any:
+    return setting(doc, above=0)
+
+
+def _fallback_names(names: Any) -> str | None:
+    if any(not name.strip() for name in names):
+        return "model names must not be empty"
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    return f"{', '.join(map(repr, repeated))} listed twice" if repeated else None
 
 
 @attrs.frozen(kw_only=True)
@@ -62,6 +73,12 @@ class ModelConfig:
     timeout_seconds: float | None = setting(
         "Total time limit of one request in seconds (> 0), overriding provider and defaults.",
         above=0)
+    fallbacks: tuple[str, ...] = setting(
+        "Models to try, in order, when this one fails with a transient error after its "
+        "retries, or its provider's circuit is open. Their own fallbacks are not followed.",
+        factory=tuple, check=_fallback_names, schema={"uniqueItems": True})
+    rate_limit: RateLimitConfig | None = setting(  # noqa: RUF009
+        "Client-side limits for this model alone, on top of its provider's.")
     options: Mapping[str, Any] = setting(
         "Free-form vendor options, merged over the catalog's options and passed to the "
         "vendor plugin.", factory=dict)
@@ -79,6 +96,19 @@ class RateLimitConfig:
 
 
 @attrs.frozen(kw_only=True)
+class CircuitBreakerConfig:
+    """When to stop sending to a failing provider (``providers.<name>.circuit_breaker``)."""
+
+    enabled: bool | None = setting("Whether the circuit breaker is on (default: on).")
+    failure_threshold: int | None = setting(
+        "Consecutive failures (connection errors, timeouts, 5xx) that open the circuit "
+        "(>= 1; default 5).", minimum=1)
+    cooldown_seconds: float | None = setting(
+        "How long an open circuit fails fast before one probe request is let through "
+        "(> 0; default 30).", above=0)
+
+
+@attrs.frozen(kw_only=True)
 class RetryConfig:
     """Retries of failed requests for one provider (``providers.<name>.retry_config``)."""
 
@@ -88,6 +118,9 @@ class RetryConfig:
     retry_delay_ms: int | None = setting(
         "Base delay before a retry in milliseconds (>= 0); grows exponentially with jitter.",
         minimum=0)
+    max_retry_delay_ms: int | None = setting(
+        "Longest wait before a retry in milliseconds (>= 0); a Retry-After asking for longer "
+        "ends the retries.", minimum=0)
 
 
 @attrs.frozen(kw_only=True)
@@ -111,12 +144,18 @@ class ProviderConfig:
         "Total time limit of one request in seconds (> 0).", above=0)
     connect_timeout_seconds: float | None = setting(
         "Time limit for opening a connection in seconds (> 0).", above=0)
+    read_timeout_seconds: float | None = _read_timeout(
+        "Longest wait for the next bytes of an answer in seconds (> 0).")
+    stream_idle_timeout_seconds: float | None = _read_timeout(
+        "Longest wait for the next event of a stream in seconds (> 0).")
     allow_insecure_http: bool = setting(
         "Allow plain http to a host other than this machine (sends the key unencrypted).",
         default=False)
     # setting() returns an attrs field, not a shared default value (RUF009 cannot know that).
     rate_limit: RateLimitConfig | None = setting("Client-side rate limits.")  # noqa: RUF009
     retry_config: RetryConfig | None = setting("Retry policy for this provider.")  # noqa: RUF009
+    circuit_breaker: CircuitBreakerConfig | None = setting(  # noqa: RUF009
+        "Circuit breaker for this provider.")
 
 
 @attrs.frozen(kw_only=True)
@@ -127,11 +166,21 @@ class Defaults:
         "Total time limit of one request in seconds (> 0).", default=60.0, above=0)
     connect_timeout_seconds: float = setting(
         "Time limit for opening a connection in seconds (> 0).", default=10.0, above=0)
+    read_timeout_seconds: float | None = _read_timeout(
+        "Longest wait for the next bytes of an answer in seconds (> 0; default: the total "
+        "time limit).")
+    stream_idle_timeout_seconds: float | None = _read_timeout(
+        "Longest wait for the next event of a stream in seconds (> 0; default: no limit "
+        "beyond the read limit).")
     max_retries: int = setting(
         "Retries after the first attempt of a request that failed transiently (>= 0).",
         default=2, minimum=0)
     retry_delay_ms: int = setting(
         "Base delay before a retry in milliseconds (>= 0).", default=500, minimum=0)
+    max_retry_delay_ms: int = setting(
+        "Longest wait before a retry in milliseconds (>= 0).", default=60_000, minimum=0)
+    circuit_breaker: CircuitBreakerConfig | None = setting(  # noqa: RUF009
+        "Circuit breaker of every provider.")
     temperature: float | None = _temperature("Default sampling temperature, 0 to 2.")
     top_p: float | None = _top_p("Default nucleus sampling probability mass, 0 to 1.")
     max_tokens: int | None = _max_tokens("Default most tokens per answer (> 0).")

@@ -18,6 +18,7 @@ import attrs
 
 from agentflow.config._fields import setting_of
 from agentflow.config.models import (
+    CircuitBreakerConfig,
     Config,
     Defaults,
     ModelConfig,
@@ -30,7 +31,8 @@ from agentflow.types import ProviderSpec
 __all__ = ["SCHEMA_DIALECT", "config_json_schema"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-_CLASSES = (ModelConfig, ProviderConfig, Defaults, RateLimitConfig, RetryConfig)
+_CLASSES = (ModelConfig, ProviderConfig, Defaults, RateLimitConfig, RetryConfig,
+            CircuitBreakerConfig)
 _SCALARS: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
@@ -98,6 +100,8 @@ def _type_schema(type_: Any) -> dict[str, Any]:
         if attrs.has(value):
             return {"type": ["object", "null"], "additionalProperties": _ref(value)}
         return {"type": ["object", "null"]}
+    if origin is tuple:
+        return {"type": ["array", "null"], "items": _type_schema(get_args(type_)[0])}
     if attrs.has(type_):
         return _ref(type_)
     return {"type": _SCALARS[type_]}

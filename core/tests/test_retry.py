@@ -1,0 +1,308 @@
+"""Retries: which failures are retried, how long the waits are, and what the final error says.
+
+The policy is checked directly, then end to end over loopback HTTP against the echo vendor,
+and against a raw socket server that drops connections before answering.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import anyio
+import pytest
+from echo_vendor import EchoVendor
+
+from agentflow import (
+    ExecutionEvent,
+    HttpError,
+    LLMClientBuilder,
+    LLMTimeoutError,
+    ProviderError,
+    RateLimitError,
+)
+from agentflow.config import Config, Defaults, ProviderConfig
+from agentflow.errors import LLMError
+from agentflow.plugins import PluginHost
+from agentflow.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from agentflow.runtime import Runtime
+from agentflow.testing import FakeServer, Reply
+
+# --- the policy ------------------------------------------------------------------------------
+
+
+def policy(**fields):
+    values = {"max_retries": 3, "base_delay": 0.5, "max_delay": 4.0, "uniform": max}
+    return RetryPolicy(**{**values, **fields})
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413, 422])
+def test_client_errors_are_never_retried(status):
+    assert not RetryPolicy.is_retryable(HttpError("no", status_code=status))
+
+
+@pytest.mark.parametrize("status", sorted(RETRYABLE_STATUSES))
+def test_transient_statuses_are_retried(status):
+    assert RetryPolicy.is_retryable(HttpError("busy", status_code=status))
+
+
+def test_a_plugins_verdict_wins():
+    assert not RetryPolicy.is_retryable(RateLimitError("quota", status_code=429,
+                                                       retryable=False))
+    assert RetryPolicy.is_retryable(ProviderError("reset", retryable=True))
+    assert not RetryPolicy.is_retryable(ProviderError("unreadable answer"))
+
+
+def test_backoff_doubles_up_to_the_cap():
+    # uniform=max: the top of each draw's range
+    error = HttpError("x", status_code=503)
+    assert [policy().delay(n, error) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert policy(max_retries=9).delay(7, HttpError("x", status_code=503)) == 4.0
+    assert policy().delay(4, HttpError("x", status_code=503)) is None
+
+
+def test_jitter_draws_from_zero_to_the_exponential_bound():
+    seen = []
+    jittered = policy(uniform=lambda low, high: seen.append((low, high)) or high / 2)
+    assert jittered.delay(3, HttpError("x", status_code=503)) == 1.0
+    assert seen == [(0.0, 2.0)]
+
+
+def test_vendor_advice_replaces_the_draw_unless_too_long():
+    assert policy().delay(1, RateLimitError("slow", retry_after=3.0)) == 3.0
+    assert policy().delay(1, RateLimitError("slow", retry_after=30.0)) is None
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("7", 7.0), ("0.25", 0.25), ("-3", 0.0), (None, None), ("", None), ("soon", None),
+    ("nan", None), ("inf", None),
+])
+def test_retry_after_in_seconds(header, expected):
+    assert parse_retry_after(header) == expected
+
+
+def test_retry_after_as_an_http_date():
+    future = datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert 25 < parse_retry_after(format_datetime(future, usegmt=True)) <= 30
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+# --- over loopback HTTP ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server():
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor())
+    with FakeServer.from_plugins(host) as running:
+        yield running
+
+
+def runtime_for(base_url, **defaults):
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor())
+    return Runtime(host=host, config=Config(
+        providers={"echo": ProviderConfig(base_url=base_url)},
+        defaults=Defaults(**{"retry_delay_ms": 1, "max_retries": 3, **defaults})))
+
+
+@pytest.fixture
+async def runtime(server, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    server.clear()
+    runtime = runtime_for(server.base_url("echo"))
+    yield runtime
+    await runtime.aclose()
+
+
+def ask(runtime):
+    return LLMClientBuilder("echo-1", runtime=runtime).prompt("hi")
+
+
+class Events:
+    def __init__(self):
+        self.seen: list[ExecutionEvent] = []
+
+    def record_event(self, event):
+        self.seen.append(event)
+
+    def of(self, kind):
+        return [event for event in self.seen if event.event_type == kind]
+
+
+@pytest.mark.anyio
+async def test_a_5xx_storm_then_success(runtime, server):
+    server.script("echo", Reply(status=500), Reply(status=502), Reply(status=503),
+                  Reply(text="made it"))
+    events = Events()
+    assert await ask(runtime).with_metrics(events).execute() == "made it"
+    assert len(server.requests) == 4
+    assert [e.metadata["reason"] for e in events.of("llm.retry")] == ["500", "502", "503"]
+    assert [e.metadata["attempt"] for e in events.of("llm.retry")] == [1, 2, 3]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_no_retry_on_a_client_error(runtime, server, status):
+    server.script("echo", Reply(status=status), Reply(text="never asked"))
+    with pytest.raises(HttpError) as caught:
+        await ask(runtime).execute()
+    assert caught.value.status_code == status
+    assert caught.value.attempts == (str(status),)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_retry_after_is_waited_for(runtime, server):
+    server.script("echo", Reply(status=429, retry_after=0.3), Reply(text="ok"))
+    events = Events()
+    started = anyio.current_time()
+    assert await ask(runtime).with_metrics(events).execute() == "ok"
+    assert anyio.current_time() - started >= 0.3
+    assert [e.metadata["delay_ms"] for e in events.of("llm.retry")] == [300]
+
+
+@pytest.mark.anyio
+async def test_advice_beyond_the_cap_ends_the_retries_at_once(server, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    server.clear()
+    runtime = runtime_for(server.base_url("echo"), max_retry_delay_ms=1000)
+    try:
+        server.script("echo", Reply(status=429, retry_after=5))
+        with pytest.raises(RateLimitError) as caught:
+            await ask(runtime).execute()
+        assert caught.value.retry_after == 5
+        assert len(server.requests) == 1
+    finally:
+        await runtime.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_timeout_before_the_answer_is_retried(runtime, server):
+    server.script("echo", Reply(text="slow", delay=1.0), Reply(text="quick"))
+    assert await ask(runtime).timeout(10, read=0.2).execute() == "quick"
+    assert len(server.requests) == 2
+
+
+@pytest.mark.anyio
+async def test_the_final_error_lists_each_attempt(runtime, server):
+    server.script("echo", Reply(status=503), Reply(text="slow", delay=1.0), Reply(status=500),
+                  Reply(status=529))
+    with pytest.raises(HttpError) as caught:
+        await ask(runtime).timeout(10, read=0.2).execute()
+    assert caught.value.attempts == ("503", "read timeout", "500", "529")
+    assert "[4 attempts: 503, read timeout, 500, 529]" in str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_no_retry_wait_outlasts_the_total_limit(runtime, server):
+    server.script("echo", Reply(status=429, retry_after=2), Reply(text="too late"))
+    started = anyio.current_time()
+    with pytest.raises(RateLimitError):
+        await ask(runtime).timeout(0.5).execute()
+    assert anyio.current_time() - started < 0.5
+    assert len(server.requests) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
+async def test_a_body_cut_after_the_headers_is_not_retried(runtime, server):
+    server.script("echo", Reply(text="one two three", cut_after=1), Reply(text="again"))
+    with pytest.raises(ProviderError):
+        await ask(runtime).execute()
+    assert len(server.requests) == 1
+
+
+# --- connections dropped before any answer -------------------------------------------------------
+
+
+class DroppingServer:
+    """Accepts connections on loopback; resets the first ``drops`` before answering, then
+    answers like the echo vendor."""
+
+    def __init__(self, drops: int) -> None:
+        self.drops = drops
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)  # so that the serving thread notices the end
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1"
+
+    def __enter__(self) -> DroppingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            connection.settimeout(5)
+            with connection:
+                self.connections += 1
+                request = _read_request(connection)
+                if self.connections <= self.drops:
+                    # SO_LINGER 0: close with a reset, as a crashed proxy or server would.
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                          struct.pack("ii", 1, 0))
+                    continue
+                body = json.dumps({"text": "after the resets", "model": request["model"],
+                                   "finish": "stop", "usage": [1, 3]}).encode()
+                connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                                   b"connection: close\r\ncontent-length: "
+                                   + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def _read_request(connection: socket.socket) -> dict:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += connection.recv(65536)
+    return json.loads(body)
+
+
+@pytest.mark.anyio
+async def test_a_connection_reset_before_the_answer_is_retried(monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    with DroppingServer(drops=2) as dropping:
+        runtime = runtime_for(dropping.base_url)
+        try:
+            answer = await ask(runtime).execute()
+        finally:
+            await runtime.aclose()
+    assert answer == "after the resets"
+    assert dropping.connections == 3
+
+
+@pytest.mark.anyio
+async def test_resets_that_never_stop_end_in_a_provider_error(monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    with DroppingServer(drops=10) as dropping:
+        runtime = runtime_for(dropping.base_url, max_retries=2)
+        try:
+            with pytest.raises(LLMError) as caught:
+                await ask(runtime).execute()
+        finally:
+            await runtime.aclose()
+    assert isinstance(caught.value, ProviderError)
+    assert len(caught.value.attempts) == 3
+    assert dropping.connections == 3
+    assert not isinstance(caught.value, LLMTimeoutError)
