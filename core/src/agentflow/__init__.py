@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentFlow",
+    "CircuitOpenError",
     "ConfigurationError",
     "ExecutionEvent",
     "HttpError",
@@ -57,7 +58,8 @@ _LOCATIONS = {
     "Usage": "agentflow.types",
     **dict.fromkeys(
         (
-            "ConfigurationError", "HttpError", "LLMError", "LLMTimeoutError",
+            "CircuitOpenError", "ConfigurationError", "HttpError", "LLMError",
+            "LLMTimeoutError",
             "MissingApiKeyError", "ModelNotFoundError", "ProviderError", "RateLimitError",
             "StreamingError", "UnsupportedProviderError", "ValidationError",
         ),

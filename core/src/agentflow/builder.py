@@ -9,8 +9,8 @@ run when the request is built.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentflow.errors import ValidationError
 from agentflow.types import Message, Request
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["LLMClientBuilder"]
 
 _ROLES = ("system", "user", "assistant")
+T = TypeVar("T")
 
 
 class LLMClientBuilder:
@@ -137,34 +138,28 @@ class LLMClientBuilder:
     # execution ----------------------------------------------------------------------------
 
     def build(self) -> LLMClient:
-        """Resolve the model, check the request against it, and return a ready client."""
-        from agentflow.client import LLMClient
+        """Resolve the model, check the request against it, and return a ready client.
 
-        runtime = self._runtime
-        if runtime is None:
-            from agentflow.facade import AgentFlow
-
-            runtime = AgentFlow.runtime()
-        settings = runtime.resolve(self._model)
-        request = self._request(settings, runtime)
-        return LLMClient(runtime, settings, request, timeout=self._timeouts,
-                         collectors=self._collectors)
+        The client talks to this model only; ``execute*`` also follow its ``fallbacks``.
+        """
+        runtime = self._runtime_in_use()
+        return self._client(runtime, runtime.resolve(self._model))
 
     async def execute(self) -> str:
         """Send the request and return the answer's text."""
         if self._streaming:
-            stream = await self.build().execute_streaming()
+            stream = await self.execute_streaming()
             return await stream.collect_all()
-        return await self.build().execute()
+        return (await self.execute_response()).text
 
     async def execute_response(self) -> Response:
         """Send the request and return the full response (text, usage, finish reason...)."""
-        return await self.build().execute_response()
+        return await self._run(_execute_response)
 
     async def execute_streaming(self) -> StreamingResponse:
         """Send the request and return the answer as a stream of chunks."""
         self._streaming = True
-        return await self.build().execute_streaming()
+        return await self._run(_execute_streaming)
 
     def execute_sync(self) -> str:
         """:meth:`execute` for code that is not async (scripts, notebooks without a loop)."""
@@ -179,6 +174,31 @@ class LLMClientBuilder:
         return run_sync(self.execute_response)
 
     # helpers ------------------------------------------------------------------------------
+
+    def _runtime_in_use(self) -> Runtime:
+        if self._runtime is not None:
+            return self._runtime
+        from agentflow.facade import AgentFlow
+
+        return AgentFlow.runtime()
+
+    def _client(self, runtime: Runtime, settings: ModelSettings) -> LLMClient:
+        from agentflow.client import LLMClient
+
+        return LLMClient(runtime, settings, self._request(settings, runtime),
+                         timeout=self._timeouts, collectors=self._collectors)
+
+    async def _run(self, action: Callable[[LLMClient], Awaitable[T]]) -> T:
+        """``action`` on a client for the model, then for its fallbacks while they fail."""
+        runtime = self._runtime_in_use()
+        primary = runtime.resolve(self._model)
+        if not primary.fallbacks:
+            return await action(self._client(runtime, primary))
+        from agentflow.fallback import run_with_fallbacks
+
+        return await run_with_fallbacks(
+            runtime, primary, lambda settings: action(self._client(runtime, settings)),
+            self._collectors)
 
     def _request(self, settings: ModelSettings, runtime: Runtime) -> Request:
         messages: list[Message] = []
@@ -212,6 +232,14 @@ class LLMClientBuilder:
             stop=self._stop,
             stream=self._streaming,
         )
+
+
+async def _execute_response(client: LLMClient) -> Response:
+    return await client.execute_response()
+
+
+async def _execute_streaming(client: LLMClient) -> StreamingResponse:
+    return await client.execute_streaming()
 
 
 def _text(name: str, value: object) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "CircuitOpenError",
     "ConfigurationError",
     "HttpError",
     "LLMError",
@@ -166,7 +167,8 @@ class StreamingError(LLMError):
 
 
 class LLMTimeoutError(LLMError, TimeoutError):
-    """A time limit fired. ``timeout_kind`` is one of connect, read, write, pool, total."""
+    """A time limit fired. ``timeout_kind`` is one of connect, read, stream_idle, write, pool,
+    total."""
 
     def __init__(self, message: str, *, timeout_kind: str | None = None, **context: Any) -> None:
         super().__init__(message, **context)
@@ -175,3 +177,15 @@ class LLMTimeoutError(LLMError, TimeoutError):
 
 class ProviderError(LLMError):
     """The provider could not be reached, or answered something that cannot be understood."""
+
+
+class CircuitOpenError(ProviderError):
+    """The provider failed too many times in a row, so requests to it fail at once, without
+    being sent, until a cool-down ends; ``retry_at`` is when (``anyio.current_time()``'s
+    clock) the next probe request may go. A model's ``fallbacks`` are tried meanwhile."""
+
+    def __init__(self, message: str, *, retry_at: float | None = None,
+                 **context: Any) -> None:
+        context.setdefault("retryable", False)
+        super().__init__(message, **context)
+        self.retry_at = retry_at
