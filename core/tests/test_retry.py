@@ -6,16 +6,13 @@ and against a raw socket server that drops connections before answering.
 
 from __future__ import annotations
 
-import json
-import socket
-import struct
-import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import anyio
 import pytest
 from echo_vendor import EchoVendor
+from raw_server import RawServer, reset, send_json
 
 from agentflow import (
     ExecutionEvent,
@@ -220,69 +217,23 @@ async def test_a_body_cut_after_the_headers_is_not_retried(runtime, server):
 # --- connections dropped before any answer -------------------------------------------------------
 
 
-class DroppingServer:
-    """Accepts connections on loopback; resets the first ``drops`` before answering, then
-    answers like the echo vendor."""
+def drop_first(drops: int):
+    """A handler that resets the first ``drops`` connections, then answers like echo."""
 
-    def __init__(self, drops: int) -> None:
-        self.drops = drops
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)  # so that the serving thread notices the end
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+    def handle(connection, number, request):
+        if number <= drops:
+            reset(connection)
+        else:
+            send_json(connection, {"text": "after the resets", "model": request["model"],
+                                   "finish": "stop", "usage": [1, 3]})
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1"
-
-    def __enter__(self) -> DroppingServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            connection.settimeout(5)
-            with connection:
-                self.connections += 1
-                request = _read_request(connection)
-                if self.connections <= self.drops:
-                    # SO_LINGER 0: close with a reset, as a crashed proxy or server would.
-                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                          struct.pack("ii", 1, 0))
-                    continue
-                body = json.dumps({"text": "after the resets", "model": request["model"],
-                                   "finish": "stop", "usage": [1, 3]}).encode()
-                connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                                   b"connection: close\r\ncontent-length: "
-                                   + str(len(body)).encode() + b"\r\n\r\n" + body)
-
-
-def _read_request(connection: socket.socket) -> dict:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += connection.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length")))
-    while len(body) < length:
-        body += connection.recv(65536)
-    return json.loads(body)
+    return handle
 
 
 @pytest.mark.anyio
 async def test_a_connection_reset_before_the_answer_is_retried(monkeypatch):
     monkeypatch.setenv("ECHO_API_KEY", "test-key")
-    with DroppingServer(drops=2) as dropping:
+    with RawServer(drop_first(2)) as dropping:
         runtime = runtime_for(dropping.base_url)
         try:
             answer = await ask(runtime).execute()
@@ -295,7 +246,7 @@ async def test_a_connection_reset_before_the_answer_is_retried(monkeypatch):
 @pytest.mark.anyio
 async def test_resets_that_never_stop_end_in_a_provider_error(monkeypatch):
     monkeypatch.setenv("ECHO_API_KEY", "test-key")
-    with DroppingServer(drops=10) as dropping:
+    with RawServer(drop_first(10)) as dropping:
         runtime = runtime_for(dropping.base_url, max_retries=2)
         try:
             with pytest.raises(LLMError) as caught:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentflow.sse import ServerSentEvent, SSEDecoder, aiter_sse
+from agentflow.sse import EventTooLargeError, ServerSentEvent, SSEDecoder, aiter_sse
 
 
 def decode(*pieces: bytes) -> list[ServerSentEvent]:
@@ -163,3 +163,33 @@ def test_any_chunking_decodes_to_the_same_events(stream, cuts):
 def test_byte_by_byte_equals_one_piece(stream):
     data, expected = stream
     assert decode(*(data[i:i + 1] for i in range(len(data)))) == expected
+
+
+def test_a_long_line_in_many_pieces_is_joined_once():
+    decoder = SSEDecoder()
+    pieces = ["data: "] + ["x" * 1000] * 2000
+    events = [event for piece in pieces for event in decoder.feed(piece.encode())]
+    events += decoder.feed(b"\n\n")
+    assert [len(event.data) for event in events] == [2_000_000]
+
+
+def test_a_line_that_never_ends_is_refused_past_the_limit():
+    decoder = SSEDecoder(max_event_size=100)
+    decoder.feed(b"data: " + b"x" * 90)
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"x" * 20)
+
+
+def test_an_event_that_never_ends_is_refused_past_the_limit():
+    decoder = SSEDecoder(max_event_size=100)
+    decoder.feed(b"data: " + b"y" * 60 + b"\n")
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"y" * 60 + b"\n")
+
+
+def test_the_limit_is_per_event():
+    decoder = SSEDecoder(max_event_size=100)
+    events = []
+    for _ in range(10):
+        events += decoder.feed(b"data: " + b"z" * 80 + b"\n\n")
+    assert len(events) == 10

@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from agentflow.runtime import Runtime
     from agentflow.types import ModelSettings
 
-__all__ = ["RETRYABLE_STATUSES", "LLMClient"]
+__all__ = ["MAX_ANSWER_BYTES", "RETRYABLE_STATUSES", "LLMClient"]
+
+#: The largest non-streamed answer read into memory; a larger one is a ProviderError.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
 class LLMClient:
@@ -191,14 +194,51 @@ class LLMClient:
             return None, self._http_error(response)
         if not stream:
             try:
-                await response.aread()
+                return await self._read_answer(response), None
             except httpx.TransportError as exc:
                 error = map_transport_error(exc, self.settings, read_kind=read_kind)
                 error.__cause__ = exc
                 return None, error
+            except LLMError as exc:
+                return None, exc
             finally:
                 await response.aclose()
         return response, None
+
+    async def _read_answer(self, response: httpx.Response) -> httpx.Response:
+        """The whole body of a non-streamed answer, refused past :data:`MAX_ANSWER_BYTES`."""
+        import httpx
+
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit():
+            if int(declared) > MAX_ANSWER_BYTES:
+                raise self._too_large(response)
+            await response.aread()
+            return response
+        parts: list[bytes] = []
+        size = 0
+        body = response.aiter_bytes()
+        try:
+            async for part in body:
+                size += len(part)
+                if size > MAX_ANSWER_BYTES:
+                    raise self._too_large(response)
+                parts.append(part)
+        finally:
+            await body.aclose()  # type: ignore[attr-defined]
+        # The body is decoded already: the copy carries no content-encoding to apply again.
+        headers = [(name, value) for name, value in response.headers.multi_items()
+                   if name.lower() not in ("content-encoding", "content-length",
+                                           "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(parts),
+                              request=response.request, extensions=response.extensions)
+
+    def _too_large(self, response: httpx.Response) -> ProviderError:
+        return ProviderError(
+            f"{self.settings.provider} sent an answer larger than "
+            f"{MAX_ANSWER_BYTES / 1024 ** 2:g} MiB; it was not read",
+            provider=self.settings.provider, model=self.settings.name,
+            request_id=_request_id(response), retryable=False)
 
     # answers and errors -----------------------------------------------------------------------
 

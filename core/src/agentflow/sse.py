@@ -10,7 +10,14 @@ from __future__ import annotations
 import codecs
 from collections.abc import AsyncIterator
 
-__all__ = ["SSEDecoder", "ServerSentEvent", "aiter_sse"]
+__all__ = ["EventTooLargeError", "SSEDecoder", "ServerSentEvent", "aiter_sse"]
+
+#: The largest event (its data, or one line) a decoder holds by default: 16 MiB of text.
+MAX_EVENT_SIZE = 16 * 1024 * 1024
+
+
+class EventTooLargeError(ValueError):
+    """An event, or a line, grew past the decoder's ``max_event_size`` before it ended."""
 
 
 class ServerSentEvent:
@@ -40,11 +47,18 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Turns a byte stream into :class:`ServerSentEvent` objects as complete events arrive."""
+    """Turns a byte stream into :class:`ServerSentEvent` objects as complete events arrive.
 
-    def __init__(self) -> None:
+    A stream that never ends its line or its event cannot make the decoder hold more than
+    ``max_event_size`` characters: it raises :class:`EventTooLargeError` instead.
+    """
+
+    def __init__(self, max_event_size: int | None = None) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._max = MAX_EVENT_SIZE if max_event_size is None else max_event_size
+        self._size = 0  # characters of data held for the event being read
         self._tail = ""  # text after the last line end
+        self._parts: list[str] = []  # pieces of a long line still waiting for its end
         self._started = False
         self._skip_lf = False  # the previous piece ended in CR: a leading LF is part of it
         self._data: list[str] = []
@@ -56,7 +70,7 @@ class SSEDecoder:
     @property
     def pending(self) -> bool:
         """Whether fields or a partial line are waiting for a blank line that has not come."""
-        return self._dirty or bool(self._tail)
+        return self._dirty or bool(self._tail) or bool(self._parts)
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk`` and return the events it completed (often none or one)."""
@@ -71,6 +85,15 @@ class SSEDecoder:
                 text = text[1:]
         if not text:
             return []
+        if "\n" not in text and "\r" not in text:  # more of a line: keep it, join it later
+            self._parts.append(text)
+            held = len(self._tail) + sum(map(len, self._parts))
+            if held > self._max:
+                raise EventTooLargeError(f"a line of more than {self._max} characters")
+            return []
+        if self._parts:
+            self._tail += "".join(self._parts)
+            self._parts.clear()
         text = self._tail + text
         if "\r" in text:
             if text[-1] == "\r":
@@ -79,6 +102,8 @@ class SSEDecoder:
         else:
             lines = text.split("\n")
         self._tail = lines.pop()
+        if len(self._tail) > self._max:
+            raise EventTooLargeError(f"a line of more than {self._max} characters")
         events: list[ServerSentEvent] = []
         for line in lines:
             if line:
@@ -92,6 +117,8 @@ class SSEDecoder:
         check :attr:`pending` first to know whether one was."""
         self._utf8.decode(b"", final=True)
         self._tail = ""
+        self._parts.clear()
+        self._size = 0
         self._data.clear()
         self._event = ""
         self._dirty = False
@@ -105,6 +132,9 @@ class SSEDecoder:
         if colon and value[:1] == " ":
             value = value[1:]
         if name == "data":
+            self._size += len(value)
+            if self._size > self._max:
+                raise EventTooLargeError(f"an event of more than {self._max} characters")
             self._data.append(value)
         elif name == "event":
             self._event = value
@@ -119,10 +149,12 @@ class SSEDecoder:
         data = self._data
         if not data:
             self._event = ""
+            self._size = 0
             return
         events.append(ServerSentEvent("\n".join(data), self._event or "message",
                                       self._last_id, self._retry))
         self._data = []
+        self._size = 0
         self._event = ""
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from agentflow.errors import LLMError, ProviderError, StreamingError
-from agentflow.sse import SSEDecoder
+from agentflow.sse import EventTooLargeError, SSEDecoder
 
 if TYPE_CHECKING:
     import httpx
@@ -152,6 +152,10 @@ class StreamingResponse:
                         break
             except LLMError as exc:
                 await self._fail(exc)
+            except EventTooLargeError as exc:
+                await self._fail(StreamingError(
+                    f"the {self._provider} stream sent {exc} without ending it; stopped reading "
+                    "(the text received so far is kept in .partial_text)"))
             if self._finished:
                 await self._drain()
                 await self.aclose()
