@@ -7,10 +7,15 @@ entry points exactly as a user's ``pip install`` would.
 from __future__ import annotations
 
 import re
-import tomllib
+import sys
 from pathlib import Path
 
 import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # nox itself depends on tomli before Python 3.11
+    import tomli as tomllib
 
 ROOT = Path(__file__).parent
 CORE = "./core"

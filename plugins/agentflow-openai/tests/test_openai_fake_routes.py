@@ -20,6 +20,7 @@ from agentflow.testing.fake import FakeCall, FakeJSON, FakeProvider, FakeStream,
 from agentflow.types import Message, ModelSettings, Request, Secret, StreamState
 from agentflow_openai import _codec
 from agentflow_openai._catalog import MODELS
+from agentflow_openai._fake import chat_completions_fake
 
 pytestmark = pytest.mark.anyio
 
@@ -542,3 +543,31 @@ async def test_broken_streams_over_http(fresh, reply):
         assert "not JSON" in errors[0].message
     else:
         assert not any(chunk.is_final for chunk in received)
+
+
+async def test_scripted_error_inside_the_stream():
+    response = await send(chat(stream=True), reply=Reply(
+        text="one two three", error_after=2, error_type="server_error",
+        error_message="The server had an error while processing your request."))
+    assert isinstance(response, FakeStream)
+    assert "[DONE]" not in response.events
+    assert json.loads(response.events[-1])["error"]["type"] == "server_error"
+    state = StreamState(provider="openai", model="gpt-4o")
+    *content, failure = response.events
+    chunks = [chunk for data in content
+              for chunk in _codec.parse_stream_event(OPENAI, Event(data=data), state)]
+    with pytest.raises(HttpError, match="while processing") as caught:
+        _codec.parse_stream_event(OPENAI, Event(data=failure), state)
+    assert [c.content for c in chunks] == ["one", " two"]
+    assert caught.value.status_code == 500
+
+
+async def test_a_narrower_temperature_range_is_enforced():
+    fake = chat_completions_fake("narrow", require_key=False, temperature_range=(0.0, 1.0))
+    route = next(r.handler for r in fake.routes if r.path == "/chat/completions")
+    http = _codec.build_request(COMPATIBLE, chat(temperature=1.5),
+                                settings("openai_compatible", key=None))
+    response = await route(call_of(http, "narrow"))
+    assert isinstance(response, FakeJSON)
+    assert response.status == 400
+    assert "Expected a value <= 1" in response.body["error"]["message"]

@@ -126,6 +126,10 @@ class Dialect:
         ``max_completion_tokens`` when neither settings nor catalog say (new reasoning models).
     :param stream_usage: ask for a usage chunk (``stream_options.include_usage``) by default;
         a model option ``stream_include_usage: false`` turns it off for servers that refuse it.
+    :param error_statuses: the vendor's own error types -> the status each stands for, for
+        errors reported without one (inside a stream), over the common OpenAI-style names.
+    :param quota_errors: error types or codes meaning the account's quota is used up: such a
+        429 is not retried.
     """
 
     provider: str
@@ -135,6 +139,8 @@ class Dialect:
     catalog_options: Callable[[str], Mapping[str, Any] | None] | None = None
     completion_token_prefixes: tuple[str, ...] = ()
     stream_usage: bool = True
+    error_statuses: Mapping[str, int] = attrs.field(factory=dict)
+    quota_errors: tuple[str, ...] = ("insufficient_quota",)
 
 
 @attrs.frozen(kw_only=True)
@@ -247,7 +253,8 @@ def parse_usage(raw: Any) -> Usage | None:
     """A :class:`Usage` from a ``usage`` object, with cached and reasoning token details.
 
     ``None`` when ``raw`` is not an object; :class:`TypeError` when a count is not an integer.
-    ``total_tokens`` is computed when the server leaves it out.
+    ``total_tokens`` is computed when the server leaves it out. Cached prompt tokens are read
+    from ``prompt_tokens_details`` (OpenAI) or a top-level ``cached_tokens`` (Moonshot).
     """
     if not isinstance(raw, dict):
         return None
@@ -258,7 +265,7 @@ def parse_usage(raw: Any) -> Usage | None:
         _count(raw.get("completion_tokens")) or 0,
         _count(raw.get("total_tokens")),
         cached_tokens=_count(prompt_details.get("cached_tokens"))
-        if isinstance(prompt_details, dict) else None,
+        if isinstance(prompt_details, dict) else _count(raw.get("cached_tokens")),
         reasoning_tokens=_count(completion_details.get("reasoning_tokens"))
         if isinstance(completion_details, dict) else None,
     )
@@ -517,7 +524,7 @@ def error_from_status(dialect: Dialect, status: int, body: ErrorBody,
                                "request_id": headers.get("x-request-id")}
     if status == 429:
         retry_after = retry_after_seconds(headers)
-        if "insufficient_quota" in (body.type, body.code):
+        if body.type in dialect.quota_errors or body.code in dialect.quota_errors:
             return RateLimitError(
                 f"{label} says the quota is used up ({ref}): {said}. Check the account's plan "
                 "and billing; retrying will not help until the quota is raised.",
@@ -564,8 +571,9 @@ def _error_in_payload(dialect: Dialect, payload: dict[str, Any],
     """The error for an error object found where an answer was expected (200 body, stream)."""
     body = _error_fields(payload) or ErrorBody(message=excerpt(json.dumps(payload)))
     code = body.code
+    kinds = {**_STATUS_OF_KIND, **dialect.error_statuses}
     status = code if isinstance(code, int) and 400 <= code <= 599 else (
-        _STATUS_OF_KIND.get(str(code)) or _STATUS_OF_KIND.get(body.type or ""))
+        kinds.get(str(code)) or kinds.get(body.type or ""))
     where = "in the stream" if stream else "in a 200 answer"
     if status is not None:
         return error_from_status(dialect, status, body, headers, where=where)

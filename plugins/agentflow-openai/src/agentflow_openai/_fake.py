@@ -78,6 +78,8 @@ def chat_completions_fake(
     models: Sequence[str] = (),
     owned_by: str = "system",
     base_path: str = "/v1",
+    temperature_range: tuple[float, float] = (0.0, 2.0),
+    error_kinds: Mapping[int, tuple[str, str | None]] | None = None,
 ) -> FakeProvider:
     """The emulation of one Chat Completions provider, mounted at ``/<provider><base_path>``.
 
@@ -86,9 +88,13 @@ def chat_completions_fake(
     :param model_options: catalog options by model id: requests to a model flagged
         ``max_completion_tokens`` / ``supports_temperature`` are refused as the service would.
     :param models: the ids ``GET /models`` lists.
+    :param temperature_range: what the service accepts (Moonshot: 0 to 1).
+    :param error_kinds: status -> the service's error ``(type, code)``, over OpenAI's.
     """
     service = _Service(provider=provider, require_key=require_key, model_options=model_options,
-                       models=tuple(models), owned_by=owned_by)
+                       models=tuple(models), owned_by=owned_by,
+                       temperature_range=temperature_range,
+                       error_kinds={**_ERROR_KINDS, **(error_kinds or {})})
     return FakeProvider(provider=provider, base_path=base_path, routes=[
         FakeRoute(method="POST", path="/chat/completions", handler=service.chat_completions),
         FakeRoute(method="GET", path="/models", handler=service.list_models),
@@ -111,6 +117,8 @@ class _Service:
     model_options: Callable[[str], Mapping[str, Any] | None] | None
     models: tuple[str, ...]
     owned_by: str
+    temperature_range: tuple[float, float]
+    error_kinds: Mapping[int, tuple[str, str | None]]
 
     async def chat_completions(self, call: FakeCall) -> FakeJSON | FakeStream:
         headers = {**call.reply.headers, "x-request-id": f"req_{secrets.token_hex(16)}"}
@@ -121,7 +129,7 @@ class _Service:
         if body is None:
             return FakeJSON(status=400, body=error_body(_NOT_JSON, "invalid_request_error"),
                             headers=headers)
-        problem = _check(body) or self._check_for_model(body)
+        problem = _check(body, self.temperature_range) or self._check_for_model(body)
         if problem is not None:
             return FakeJSON(status=400, headers=headers, body=error_body(
                 problem.message, "invalid_request_error", problem.param, problem.code))
@@ -150,7 +158,7 @@ class _Service:
         reply = call.reply
         if reply.status < 400:
             return None
-        type_, code = _ERROR_KINDS.get(reply.status, (
+        type_, code = self.error_kinds.get(reply.status, (
             "server_error" if reply.status >= 500 else "invalid_request_error", None))
         if reply.error_type is not None:
             type_ = reply.error_type
@@ -198,7 +206,7 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _check(body: dict[str, Any]) -> _Problem | None:
+def _check(body: dict[str, Any], temperature_range: tuple[float, float]) -> _Problem | None:
     """The service's checks of the fields every model shares."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -224,11 +232,12 @@ def _check(body: dict[str, Any]) -> _Problem | None:
         if "content" not in message:
             return _Problem(message=f"Missing required parameter: '{where}.content'.",
                             param=f"{where}.content", code="missing_required_parameter")
-    return _check_numbers(body)
+    return _check_numbers(body, temperature_range)
 
 
-def _check_numbers(body: dict[str, Any]) -> _Problem | None:
-    for name, low, high in (("temperature", 0, 2), ("top_p", 0, 1)):
+def _check_numbers(body: dict[str, Any],
+                   temperature_range: tuple[float, float]) -> _Problem | None:
+    for name, low, high in (("temperature", *temperature_range), ("top_p", 0, 1)):
         value = body.get(name)
         if value is None:
             continue
@@ -239,7 +248,7 @@ def _check_numbers(body: dict[str, Any]) -> _Problem | None:
             side, word, sign, bound = ("above", "max", "<=", high) if value > high else (
                 "below", "min", ">=", low)
             return _Problem(message=f"Invalid '{name}': decimal {side} {word}imum value. "
-                            f"Expected a value {sign} {bound}, but got {value} instead.",
+                            f"Expected a value {sign} {bound:g}, but got {value} instead.",
                             param=name, code=f"decimal_{side}_{word}_value")
     for name in ("max_tokens", "max_completion_tokens"):
         value = body.get(name)
@@ -299,6 +308,8 @@ def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> Fake
     if body.get("stream"):
         with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events = _stream_events(head, reply.split(text), finish, usage if with_usage else None)
+        if reply.error_after is not None:
+            events = _failing_stream(events, reply)
         return FakeStream(events=events, headers=headers)
     return FakeJSON(headers=headers, body={**head, "choices": [{
         "index": 0,
@@ -341,3 +352,12 @@ def _stream_events(head: dict[str, Any], pieces: list[str], finish: str,
                                  separators=(",", ":"), ensure_ascii=False))
     events.append("[DONE]")
     return events
+
+
+def _failing_stream(events: list[str | tuple[str, str]],
+                    reply: Reply) -> list[str | tuple[str, str]]:
+    """The role event and ``reply.error_after`` content events, then an error object in the
+    stream (as the service sends when it fails after the answer began) and no ``[DONE]``."""
+    kept = events[:1 + (reply.error_after or 0)]
+    error = error_body(reply.error_message, reply.error_type or "server_error")
+    return [*kept, json.dumps(error, separators=(",", ":"))]

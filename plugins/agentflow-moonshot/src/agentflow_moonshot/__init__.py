@@ -1,0 +1,133 @@
+"""agentflow provider plugin for Moonshot AI's Kimi models.
+
+Moonshot serves the OpenAI Chat Completions format, so this plugin owns no wire format of its
+own: it describes Moonshot to the OpenAI plugin's codec (:mod:`agentflow_openai._codec`) with a
+:class:`~agentflow_openai._codec.Dialect` and dispatches to it. Two vendors, one service:
+
+``moonshot``
+    ``https://api.moonshot.ai/v1`` (the global endpoint), key from ``MOONSHOT_API_KEY``.
+``moonshot_cn``
+    ``https://api.moonshot.cn/v1`` (the China endpoint), the same key variable. Send every
+    catalog model there with ``providers: {moonshot: {vendor: moonshot_cn}}``.
+
+What differs from OpenAI: temperature runs from 0 to 1 (checked before sending); Kimi K2.x and
+K3 accept only their default sampling (left out of requests); Moonshot's own error types
+(``exceeded_current_quota_error`` is a quota, not a rate limit, and is not retried;
+``engine_overloaded_error`` is); cached prompt tokens are reported at the top of ``usage``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agentflow.hookspecs import hookimpl
+from agentflow_openai import _codec
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow.errors import LLMError
+    from agentflow.testing.fake import FakeProvider
+    from agentflow.types import (
+        ModelInfo,
+        ModelSettings,
+        ProviderSpec,
+        Request,
+        Response,
+        StreamChunk,
+        StreamState,
+    )
+
+__version__ = "0.1.0"
+
+MOONSHOT = "moonshot"
+MOONSHOT_CN = "moonshot_cn"
+API_KEY_ENV = "MOONSHOT_API_KEY"
+USER_AGENT = f"agentflow-moonshot/{__version__}"
+
+#: Moonshot's error types, by the status each stands for when a stream reports one.
+ERROR_STATUSES = {
+    "content_filter": 400,
+    "invalid_request_error": 400,
+    "invalid_authentication_error": 401,
+    "permission_denied_error": 403,
+    "resource_not_found_error": 404,
+    "exceeded_current_quota_error": 429,
+    "rate_limit_reached_error": 429,
+    "engine_overloaded_error": 429,
+    "server_error": 500,
+    "unexpected_output": 500,
+}
+
+
+def _catalog_options(model_id: str) -> dict[str, object] | None:
+    from agentflow_moonshot._catalog import model_options
+
+    return model_options(model_id)
+
+
+def _dialect(provider: str) -> _codec.Dialect:
+    return _codec.Dialect(
+        provider=provider, label="Moonshot", api_key_env=API_KEY_ENV, user_agent=USER_AGENT,
+        catalog_options=_catalog_options, error_statuses=ERROR_STATUSES,
+        quota_errors=("exceeded_current_quota_error",))
+
+
+DIALECTS: dict[str, _codec.Dialect] = {MOONSHOT: _dialect(MOONSHOT),
+                                       MOONSHOT_CN: _dialect(MOONSHOT_CN)}
+
+
+@hookimpl
+def agentflow_register_providers() -> list[ProviderSpec]:
+    from agentflow.types import ProviderSpec
+
+    docs = "https://platform.moonshot.ai/docs/api/chat"
+    return [
+        ProviderSpec(name=MOONSHOT, default_base_url="https://api.moonshot.ai/v1",
+                     api_key_env=API_KEY_ENV, temperature_range=(0.0, 1.0),
+                     description="Moonshot AI Kimi models (global endpoint)", docs_url=docs),
+        ProviderSpec(name=MOONSHOT_CN, default_base_url="https://api.moonshot.cn/v1",
+                     api_key_env=API_KEY_ENV, temperature_range=(0.0, 1.0),
+                     description="Moonshot AI Kimi models (China endpoint)", docs_url=docs),
+    ]
+
+
+@hookimpl
+def agentflow_default_models() -> list[ModelInfo]:
+    from agentflow_moonshot._catalog import MODELS
+
+    return list(MODELS)
+
+
+@hookimpl
+def agentflow_build_request(provider: str, request: Request,
+                            settings: ModelSettings) -> httpx.Request | None:
+    dialect = DIALECTS.get(provider)
+    return None if dialect is None else _codec.build_request(dialect, request, settings)
+
+
+@hookimpl
+def agentflow_parse_response(provider: str, response: httpx.Response,
+                             request: Request) -> Response | None:
+    dialect = DIALECTS.get(provider)
+    return None if dialect is None else _codec.parse_response(dialect, response, request)
+
+
+@hookimpl
+def agentflow_parse_stream_event(provider: str, event: _codec.EventLike,
+                                 state: StreamState) -> list[StreamChunk] | None:
+    dialect = DIALECTS.get(provider)
+    return None if dialect is None else _codec.parse_stream_event(dialect, event, state)
+
+
+@hookimpl
+def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
+    dialect = DIALECTS.get(provider)
+    return None if dialect is None else _codec.map_error(dialect, response)
+
+
+@hookimpl
+def agentflow_fake_routes() -> list[FakeProvider]:
+    from agentflow_moonshot._fake import moonshot_fakes
+
+    return moonshot_fakes()
