@@ -1,0 +1,90 @@
+"""agentflow provider plugin for Anthropic's Messages API (Claude).
+
+One provider, ``anthropic``: ``https://api.anthropic.com`` (requests go to ``/v1/messages``),
+key from ``ANTHROPIC_API_KEY`` in the ``x-api-key`` header, ``anthropic-version: 2023-06-01``.
+
+The hooks below only dispatch: the wire format lives in :mod:`agentflow_anthropic._codec`.
+agentflow imports this module when it first needs plugins, so it stays light: the catalog and
+the fake-server emulation load when first used, httpx when a request is built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agentflow.hookspecs import hookimpl
+from agentflow_anthropic import _codec
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow.errors import LLMError
+    from agentflow.testing.fake import FakeProvider
+    from agentflow.types import (
+        ModelInfo,
+        ModelSettings,
+        ProviderSpec,
+        Request,
+        Response,
+        StreamChunk,
+        StreamState,
+    )
+
+__version__ = "0.1.0"
+
+NAME = "anthropic"
+
+
+@hookimpl
+def agentflow_register_providers() -> list[ProviderSpec]:
+    from agentflow.types import ProviderSpec
+
+    return [ProviderSpec(
+        name=NAME, default_base_url="https://api.anthropic.com", api_key_env="ANTHROPIC_API_KEY",
+        temperature_range=(0.0, 1.0), description="Anthropic Messages API (Claude)",
+        docs_url="https://docs.anthropic.com/en/api/messages")]
+
+
+@hookimpl
+def agentflow_default_models() -> list[ModelInfo]:
+    from agentflow_anthropic._catalog import MODELS
+
+    return list(MODELS)
+
+
+@hookimpl
+def agentflow_build_request(provider: str, request: Request,
+                            settings: ModelSettings) -> httpx.Request | None:
+    if provider != NAME:
+        return None
+    return _codec.build_request(request, settings)
+
+
+@hookimpl
+def agentflow_parse_response(provider: str, response: httpx.Response,
+                             request: Request) -> Response | None:
+    if provider != NAME:
+        return None
+    return _codec.parse_response(response, request)
+
+
+@hookimpl
+def agentflow_parse_stream_event(provider: str, event: Any,
+                                 state: StreamState) -> list[StreamChunk] | None:
+    if provider != NAME:
+        return None
+    return _codec.parse_stream_event(event, state)
+
+
+@hookimpl
+def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
+    if provider != NAME:
+        return None
+    return _codec.map_error(response)
+
+
+@hookimpl
+def agentflow_fake_routes() -> list[FakeProvider]:
+    from agentflow_anthropic._fake import anthropic_fake
+
+    return [anthropic_fake()]

@@ -1,0 +1,399 @@
+"""Anthropic's Messages API (``POST {base_url}/v1/messages``) as pure functions.
+
+Decisions worth knowing (also in the README):
+
+* System messages go in the top-level ``system`` field (several are joined by a blank line);
+  the other turns go in ``messages`` as they are. Consecutive turns of one role are sent as
+  they are too: the API combines them into one turn.
+* ``max_tokens`` is always sent, as the API requires: the call's or the configuration's, else
+  the model's ``default_max_tokens`` option, else :data:`~agentflow_anthropic._catalog.
+  DEFAULT_MAX_TOKENS`.
+* Usage: ``prompt_tokens`` counts every input token, the cache reads and writes included
+  (``input_tokens`` alone leaves them out); ``cached_tokens`` is ``cache_read_input_tokens``.
+* Stop reasons: ``end_turn`` and ``stop_sequence`` are ``stop``; ``max_tokens`` and
+  ``model_context_window_exceeded`` are ``length``; ``tool_use`` is ``tool_calls``; ``refusal``
+  is ``content_filter``; anything else (``pause_turn``, say) is ``None``, with the raw value kept.
+* Streams: text comes from ``content_block_delta`` events with a ``text_delta``; the input usage
+  from ``message_start``, the stop reason and output usage from ``message_delta`` and the final
+  chunk from ``message_stop``. ``ping``, thinking and unknown events are skipped, as Anthropic
+  asks of clients; an ``error`` event raises the error its type denotes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+from agentflow.errors import HttpError, LLMError, ProviderError, RateLimitError, StreamingError
+from agentflow.types import Response, StreamChunk, Usage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow.types import ModelSettings, Request, StreamState
+
+__all__ = [
+    "API_VERSION",
+    "ErrorBody",
+    "build_request",
+    "messages_url",
+    "normalise_stop_reason",
+    "parse_response",
+    "parse_stream_event",
+    "parse_usage",
+    "read_error_body",
+    "retry_after_seconds",
+]
+
+API_VERSION = "2023-06-01"
+USER_AGENT = "agentflow-anthropic/0.1.0"
+LABEL = "Anthropic"
+KEY_ENV = "ANTHROPIC_API_KEY"
+EXCERPT_LIMIT = 200
+
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+#: The status each of Anthropic's error types stands for (errors inside a stream carry none).
+ERROR_STATUSES = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+class EventLike(Protocol):
+    """What the codec reads of a server-sent event (``agentflow.sse.ServerSentEvent``)."""
+
+    @property
+    def data(self) -> str: ...
+
+    @property
+    def event(self) -> str: ...
+
+
+@attrs.frozen(kw_only=True)
+class ErrorBody:
+    """What an error answer said: ``error.type`` and ``error.message``, and the request id."""
+
+    message: str
+    type: str | None = None
+    request_id: str | None = None
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def messages_url(base_url: str) -> str:
+    """``{base_url}/v1/messages``; a base URL that already ends in ``/v1`` is not doubled."""
+    base = base_url.rstrip("/")
+    return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+
+def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
+    """The ``httpx.Request`` for ``request``: URL, headers (with the key) and JSON body."""
+    import httpx
+
+    from agentflow_anthropic._catalog import DEFAULT_MAX_TOKENS, model_options
+
+    options: Mapping[str, Any] = settings.options
+    if "default_max_tokens" not in options:
+        options = {**(model_options(request.model) or {}), **options}
+    system = [m.content for m in request.messages if m.role == "system"]
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens or options.get("default_max_tokens",
+                                                        DEFAULT_MAX_TOKENS),
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages
+                     if m.role != "system"],
+    }
+    if system:
+        body["system"] = "\n\n".join(system)
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop_sequences"] = list(request.stop)
+    if request.stream:
+        body["stream"] = True
+    headers = {
+        "content-type": "application/json",
+        "accept": "text/event-stream" if request.stream else "application/json",
+        "anthropic-version": str(options.get("anthropic_version", API_VERSION)),
+        "user-agent": USER_AGENT,
+    }
+    if settings.api_key is not None:
+        headers["x-api-key"] = settings.api_key.reveal()
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return httpx.Request("POST", messages_url(settings.base_url), headers=headers,
+                         content=content)
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def normalise_stop_reason(raw: str | None) -> str | None:
+    """agentflow's finish reason for Anthropic's ``stop_reason``; ``None`` if unknown."""
+    return _STOP_REASONS.get(raw) if raw is not None else None
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """A :class:`Usage` from a ``usage`` object, the cache reads and writes counted as input.
+
+    :class:`TypeError` when a count is not an integer.
+    """
+    if not isinstance(raw, dict):
+        return None
+    fresh = _count(raw.get("input_tokens"))
+    written = _count(raw.get("cache_creation_input_tokens"))
+    read = _count(raw.get("cache_read_input_tokens"))
+    output = _count(raw.get("output_tokens"))
+    return Usage.of(fresh + written + read, output,
+                    cached_tokens=read if "cache_read_input_tokens" in raw else None)
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 0
+    if type(value) is int:
+        return value
+    raise TypeError(f"token count {value!r} is not an integer")
+
+
+def excerpt(body: bytes | str) -> str:
+    """At most :data:`EXCERPT_LIMIT` characters of ``body``, quoted, for an error message."""
+    text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).strip()
+    if not text:
+        return "(empty body)"
+    return repr(text[:EXCERPT_LIMIT] + "..." if len(text) > EXCERPT_LIMIT else text)
+
+
+def parse_response(response: httpx.Response, request: Request | None = None) -> Response:
+    """The :class:`Response` in a 2xx ``message`` answer.
+
+    Raises :class:`ProviderError` for a body that is not a message object, or the mapped error
+    for an ``error`` object.
+    """
+    content = response.content
+    try:
+        body = json.loads(content)
+    except ValueError as exc:
+        raise ProviderError(f"{LABEL} sent an answer that is not JSON ({exc}); it starts: "
+                            f"{excerpt(content)}") from None
+    if not isinstance(body, dict):
+        raise ProviderError(f"{LABEL} sent an answer that is not a JSON object: "
+                            f"{excerpt(content)}")
+    if body.get("type") == "error":
+        raise error_from_body(_error_fields(body), response.headers, where="in a 200 answer")
+    try:
+        blocks = body["content"]
+        text = "".join(block["text"] for block in blocks if block.get("type") == "text")
+        raw = body.get("stop_reason")
+        return Response(
+            text=text,
+            model=body.get("model") or (request.model if request is not None else ""),
+            provider="anthropic",
+            finish_reason=normalise_stop_reason(raw),
+            raw_finish_reason=raw,
+            usage=parse_usage(body.get("usage")),
+            request_id=response.headers.get("request-id") or body.get("id"),
+        )
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ProviderError(f"{LABEL} sent a message of an unexpected shape "
+                            f"({type(exc).__name__}: {exc}): {excerpt(content)}") from None
+
+
+def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk]:
+    """The chunks in one server-sent event of a streamed message."""
+    data = event.data
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise StreamingError(f"{LABEL} sent a stream event that is not JSON ({exc}); it "
+                             f"starts: {excerpt(data)}") from None
+    if not isinstance(body, dict):
+        raise StreamingError(f"{LABEL} sent a stream event that is not a JSON object: "
+                             f"{excerpt(data)}")
+    kind = body.get("type", event.event)
+    try:
+        if kind == "content_block_delta":
+            delta = body["delta"]
+            if delta.get("type") == "text_delta" and delta["text"]:
+                return [StreamChunk(content=delta["text"])]
+            return []
+        if kind == "content_block_start":
+            block = body["content_block"]
+            text = block.get("text") if block.get("type") == "text" else None
+            return [StreamChunk(content=text)] if text else []
+        if kind == "message_start":
+            _merge_usage(state, body["message"].get("usage"))
+            return []
+        if kind == "message_delta":
+            reason = body["delta"].get("stop_reason")
+            if reason is not None:
+                state.data["stop_reason"] = reason
+            _merge_usage(state, body.get("usage"))
+            return []
+        if kind == "message_stop":
+            return [_final_chunk(state)]
+        if kind == "error":
+            raise error_from_body(_error_fields(body), None, where="in the stream")
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise StreamingError(f"{LABEL} sent a {kind} event of an unexpected shape "
+                             f"({type(exc).__name__}: {exc}): {excerpt(data)}") from None
+    return []  # ping, content_block_stop, thinking and events added later: skipped
+
+
+def _merge_usage(state: StreamState, usage: Any) -> None:
+    """Keep the latest count of each kind: ``message_delta`` counts are cumulative."""
+    if isinstance(usage, dict):
+        merged = state.data.setdefault("usage", {})
+        merged.update({name: value for name, value in usage.items() if value is not None})
+
+
+def _final_chunk(state: StreamState) -> StreamChunk:
+    raw = state.data.get("stop_reason")
+    try:
+        usage = parse_usage(state.data.get("usage"))
+    except TypeError as exc:
+        raise StreamingError(f"the stream's usage report could not be read: {exc}") from None
+    return StreamChunk(is_final=True, finish_reason=normalise_stop_reason(raw),
+                       raw_finish_reason=raw, usage=usage)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def read_error_body(content: bytes) -> ErrorBody:
+    """The fields of an error answer ``{"type": "error", "error": {"type", "message"},
+    "request_id"}``, or an excerpt of a body that is not one."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return ErrorBody(message=excerpt(content))
+    return _error_fields(body) if isinstance(body, dict) else ErrorBody(message=excerpt(content))
+
+
+def _error_fields(body: dict[str, Any]) -> ErrorBody:
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        kind = error.get("type")
+        request_id = body.get("request_id")
+        return ErrorBody(message=error["message"][:1000],
+                         type=kind if isinstance(kind, str) else None,
+                         request_id=request_id if isinstance(request_id, str) else None)
+    return ErrorBody(message=excerpt(json.dumps(body)))
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The wait a 429 advises: ``retry-after``, else the soonest ``anthropic-ratelimit-*-reset``
+    time of a limit that is used up."""
+    from agentflow.retry import parse_retry_after
+
+    advised = parse_retry_after(headers.get("retry-after"))
+    if advised is not None:
+        return advised
+    waits = []
+    for limit in ("requests", "tokens", "input-tokens", "output-tokens"):
+        if headers.get(f"anthropic-ratelimit-{limit}-remaining") != "0":
+            continue
+        reset = _seconds_until(headers.get(f"anthropic-ratelimit-{limit}-reset"))
+        if reset is not None:
+            waits.append(reset)
+    return max(waits) if waits else None
+
+
+def _seconds_until(timestamp: str | None) -> float | None:
+    """Seconds until an RFC 3339 time, as Anthropic's reset headers give it."""
+    import time
+    from datetime import datetime
+
+    if not timestamp:
+        return None
+    try:
+        when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def map_error(response: httpx.Response) -> LLMError:
+    """The error for an HTTP error answer (status >= 400), with Anthropic's own words."""
+    return error_from_status(response.status_code, read_error_body(response.content),
+                             response.headers)
+
+
+def error_from_body(body: ErrorBody, headers: Mapping[str, str] | None, *,
+                    where: str) -> LLMError:
+    """The error an ``error`` object denotes when no HTTP status came with it."""
+    status = ERROR_STATUSES.get(body.type or "")
+    if status is None:
+        kind = f"type={body.type}; " if body.type else ""
+        message = f"{LABEL} reported an error {where} ({kind}no status given): {body.message}"
+        return StreamingError(message) if where == "in the stream" else ProviderError(message)
+    return error_from_status(status, body, headers, where=where)
+
+
+def error_from_status(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None,
+                      *, where: str | None = None) -> LLMError:
+    """The most specific error for ``status`` and Anthropic's ``body``."""
+    headers = headers if headers is not None else {}
+    said = body.message
+    status_text = f"HTTP {status}" if where is None else f"error {where}, taken as {status}"
+    ref = f"{status_text}; type={body.type}" if body.type else status_text
+    context: dict[str, Any] = {
+        "status_code": status, "error_type": body.type, "vendor_message": said,
+        "request_id": headers.get("request-id") or body.request_id}
+    if status == 429:
+        retry_after = retry_after_seconds(headers)
+        wait = (f"It advises waiting {retry_after:g} s." if retry_after is not None
+                else "Slow down and retry later.")
+        return RateLimitError(f"{LABEL} is rate limiting requests ({ref}): {said}. {wait}",
+                              retry_after=retry_after, **context)
+    return HttpError(_status_message(status, ref, said), **context)
+
+
+def _status_message(status: int, ref: str, said: str) -> str:
+    if status == 400:
+        return (f"{LABEL} rejected the request as invalid ({ref}): {said}. Fix what it names; "
+                "retrying unchanged will not help.")
+    if status == 401:
+        return (f"{LABEL} rejected the API key ({ref}): {said}. Check that {KEY_ENV} (or the "
+                "api_key_env configured for this provider) holds a valid, active key.")
+    if status == 402:
+        return f"{LABEL} refused the request for billing reasons ({ref}): {said}."
+    if status == 403:
+        return (f"{LABEL} refused access ({ref}): {said}. The key's workspace may lack access "
+                "to this model or feature.")
+    if status == 404:
+        return (f"{LABEL} found no such model or resource ({ref}): {said}. Check the model id "
+                "(`agentflow models` lists the catalog) and base_url.")
+    if status == 413:
+        return (f"{LABEL} refused a request that is too large ({ref}): {said}. Shorten the "
+                "prompt or its attachments.")
+    if status == 529:
+        return (f"{LABEL} is overloaded ({ref}): {said}. The fault is on the provider's side; "
+                "retry later.")
+    if status >= 500:
+        return (f"{LABEL} failed to handle the request ({ref}): {said}. The fault is on the "
+                "provider's side; retry later.")
+    return f"{LABEL} answered with an error ({ref}): {said}"

@@ -1,0 +1,56 @@
+"""Anthropic through agentflow's public API, over loopback HTTP against the emulation."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentflow import AgentFlow, HttpError, StreamingError, ValidationError
+from agentflow.testing import Reply
+from agentflow_anthropic._catalog import DEFAULT_MAX_TOKENS
+
+pytestmark = pytest.mark.anyio
+MODEL = "claude-sonnet-4-5"
+
+
+async def test_a_plain_call(fake_agentflow):
+    fake_agentflow.server.script("anthropic", Reply(text="Hello from Claude", usage=(3, 3)))
+    response = await AgentFlow.model(MODEL).system("Be brief.").prompt("hi").execute_response()
+    assert response.text == "Hello from Claude"
+    assert response.request_id.startswith("req_")
+    sent = fake_agentflow.server.requests[-1]
+    assert sent.path == "/anthropic/v1/messages"
+    assert sent.json["system"] == "Be brief."
+    assert sent.json["max_tokens"] == DEFAULT_MAX_TOKENS
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+
+
+async def test_temperature_above_one_is_refused_before_sending(fake_agentflow):
+    with pytest.raises(ValidationError, match=r"0\.\.1"):
+        await AgentFlow.model(MODEL).prompt("hi").temperature(1.2).execute()
+    assert fake_agentflow.server.requests == []
+
+
+async def test_temperature_with_top_p_gets_the_services_refusal(fake_agentflow):
+    with pytest.raises(HttpError, match="cannot both be specified") as caught:
+        await AgentFlow.model(MODEL).prompt("hi").temperature(0.5).top_p(0.9).execute()
+    assert caught.value.status_code == 400
+    assert len(fake_agentflow.server.requests) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
+async def test_overloaded_mid_stream_keeps_the_text(fake_agentflow):
+    fake_agentflow.server.script("anthropic", Reply(text="one two three four", error_after=2,
+                                                    error_message="Overloaded"))
+    stream = await AgentFlow.model(MODEL).prompt("hi").execute_streaming()
+    with pytest.raises(HttpError, match="overloaded") as caught:
+        await stream.collect_all()
+    assert caught.value.status_code == 529
+    assert caught.value.partial_text == "one two"
+    assert not isinstance(caught.value, StreamingError)
+
+
+async def test_overloaded_before_the_answer_is_retried(fake_agentflow):
+    fake_agentflow.server.script("anthropic", Reply(status=529, error_message="Overloaded"),
+                                 Reply(text="after a breath"))
+    assert await AgentFlow.model(MODEL).prompt("hi").execute() == "after a breath"
+    assert len(fake_agentflow.server.requests) == 2
