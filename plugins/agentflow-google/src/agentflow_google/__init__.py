@@ -1,0 +1,83 @@
+"""agentflow provider plugin for Google's Gemini API.
+
+One provider, ``google``: ``https://generativelanguage.googleapis.com`` (requests go to
+``/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent?alt=sse``). The key is
+read from ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY`` (the order Google's own SDK uses), and sent
+in the ``x-goog-api-key`` header, never in the URL.
+
+The hooks below only dispatch: the wire format lives in :mod:`agentflow_google._codec`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agentflow.hookspecs import hookimpl
+from agentflow_google import _codec
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow.errors import LLMError
+    from agentflow.testing.fake import FakeProvider
+    from agentflow.types import (
+        ModelInfo,
+        ModelSettings,
+        ProviderSpec,
+        Request,
+        Response,
+        StreamChunk,
+        StreamState,
+    )
+
+__version__ = "0.1.0"
+
+NAME = "google"
+
+
+@hookimpl
+def agentflow_register_providers() -> list[ProviderSpec]:
+    from agentflow.types import ProviderSpec
+
+    return [ProviderSpec(
+        name=NAME, default_base_url="https://generativelanguage.googleapis.com",
+        api_key_env="GOOGLE_API_KEY", api_key_env_fallbacks=("GEMINI_API_KEY",),
+        temperature_range=(0.0, 2.0), description="Google Gemini API (generateContent)",
+        docs_url="https://ai.google.dev/api/generate-content")]
+
+
+@hookimpl
+def agentflow_default_models() -> list[ModelInfo]:
+    from agentflow_google._catalog import MODELS
+
+    return list(MODELS)
+
+
+@hookimpl
+def agentflow_build_request(provider: str, request: Request,
+                            settings: ModelSettings) -> httpx.Request | None:
+    return _codec.build_request(request, settings) if provider == NAME else None
+
+
+@hookimpl
+def agentflow_parse_response(provider: str, response: httpx.Response,
+                             request: Request) -> Response | None:
+    return _codec.parse_response(response, request) if provider == NAME else None
+
+
+@hookimpl
+def agentflow_parse_stream_event(provider: str, event: Any,
+                                 state: StreamState) -> list[StreamChunk] | None:
+    return _codec.parse_stream_event(event, state) if provider == NAME else None
+
+
+@hookimpl
+def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
+    return _codec.map_error(response) if provider == NAME else None
+
+
+@hookimpl
+def agentflow_fake_routes() -> list[FakeProvider]:
+    from agentflow_google._fake import gemini_fake
+
+    return [gemini_fake()]
