@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from agentflow.errors import HttpError, ProviderError, RateLimitError, StreamingError
@@ -251,6 +252,7 @@ def test_broken_events_are_streaming_errors(data):
         _codec.parse_stream_event(Event(data), StreamState(provider="anthropic", model="m"))
 
 
+@hypothesis_settings(deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=30))
 def test_any_chunking_of_the_stream_decodes_the_same(cuts):
     events = stream_of(Reply(text="alpha beta gamma delta epsilon", usage=(2, 5))).events

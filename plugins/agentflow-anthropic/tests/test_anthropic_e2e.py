@@ -54,3 +54,20 @@ async def test_overloaded_before_the_answer_is_retried(fake_agentflow):
                                  Reply(text="after a breath"))
     assert await AgentFlow.model(MODEL).prompt("hi").execute() == "after a breath"
     assert len(fake_agentflow.server.requests) == 2
+
+
+async def test_the_key_comes_from_anthropic_api_key(fake_llm_server, monkeypatch):
+    from agentflow.config import Config, ProviderConfig
+    from agentflow.runtime import Runtime
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment")
+    runtime = Runtime()
+    runtime.set_config(Config(providers={"anthropic": ProviderConfig(
+        base_url=fake_llm_server.base_url("anthropic"))}))
+    previous = AgentFlow.use_runtime(runtime)
+    try:
+        assert await AgentFlow.model(MODEL).prompt("hi").execute() == "You said: hi"
+    finally:
+        AgentFlow.use_runtime(previous)
+        await runtime.aclose()
+    assert fake_llm_server.requests[-1].headers["x-api-key"] == "sk-ant-from-the-environment"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from agentflow.errors import HttpError, ProviderError, RateLimitError, StreamingError
@@ -198,6 +199,7 @@ def test_broken_chunks_are_streaming_errors(data):
         parse_all([data])
 
 
+@hypothesis_settings(deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=20))
 def test_any_chunking_decodes_the_same(cuts):
     wire = b"".join(sse_frame(data) for data in STREAM)

@@ -54,3 +54,23 @@ async def test_an_unknown_model_is_a_404(fake_agentflow):
     with pytest.raises(HttpError, match="not found for API version v1beta") as caught:
         await AgentFlow.model("mystery").prompt("hi").execute()
     assert caught.value.status_code == 404
+
+
+@pytest.mark.parametrize("variable", ["GEMINI_API_KEY", "GOOGLE_API_KEY"])
+async def test_the_key_comes_from_either_variable(fake_llm_server, monkeypatch, variable):
+    from agentflow.config import Config, ProviderConfig
+    from agentflow.runtime import Runtime
+
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, f"key-in-{variable}")
+    runtime = Runtime()
+    runtime.set_config(Config(providers={"google": ProviderConfig(
+        base_url=fake_llm_server.base_url("google"))}))
+    previous = AgentFlow.use_runtime(runtime)
+    try:
+        assert await AgentFlow.model(MODEL).prompt("hi").execute() == "You said: hi"
+    finally:
+        AgentFlow.use_runtime(previous)
+        await runtime.aclose()
+    assert fake_llm_server.requests[-1].headers["x-goog-api-key"] == f"key-in-{variable}"
