@@ -130,3 +130,10 @@ def test_connect_and_pool_never_outlast_the_total():
     attempt = Timeouts.resolve(SETTINGS).for_attempt(3, stream=False)
     assert (attempt.connect, attempt.pool) == (3, 3)
     assert Timeouts.resolve(SETTINGS).for_attempt(-1, stream=False).pool == 0
+
+
+def test_without_read_or_idle_limits_the_total_bounds_silence():
+    limits = Timeouts.resolve(ModelSettings(name="m", provider="p", vendor="p", model_id="m",
+                                            base_url="x", timeout_seconds=42))
+    attempt = limits.for_attempt(42, stream=True)
+    assert (attempt.read, attempt.read_kind) == (42, "total")

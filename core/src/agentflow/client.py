@@ -120,7 +120,6 @@ class LLMClient:
             provider=self.settings.vendor,
             state=state,
             deadline=deadline,
-            read_limit=self.timeouts.for_attempt(limit, stream=True).read,
             total_timeout=lambda: self._total_timeout(limit),
             map_error=self._stream_transport_error,
             on_chunk=self._chunk_observer(started),

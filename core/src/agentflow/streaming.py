@@ -48,7 +48,6 @@ class StreamingResponse:
         provider: str,
         state: StreamState,
         deadline: float = math.inf,
-        read_limit: float | None = None,
         total_timeout: Callable[[], LLMError] | None = None,
         map_error: Callable[[Exception], LLMError],
         on_chunk: Callable[[StreamChunk], None],
@@ -61,7 +60,6 @@ class StreamingResponse:
         self._provider = provider
         self._state = state
         self._deadline = deadline
-        self._read_limit = math.inf if read_limit is None else read_limit
         self._total_timeout = total_timeout
         self._map_error = map_error
         self._on_chunk = on_chunk
@@ -126,12 +124,7 @@ class StreamingResponse:
 
     async def _read_more(self) -> None:
         try:
-            remaining = self._deadline - anyio.current_time()
-            if remaining >= self._read_limit:
-                data = await self._bytes.__anext__()
-            else:  # the total runs out before the read limit would: bound this read by it
-                with anyio.fail_after(max(remaining, 0.0)):
-                    data = await self._bytes.__anext__()
+            data = await self._bytes.__anext__()
         except StopAsyncIteration:
             await self._fail(StreamingError(self._cut_message("the connection closed")))
         except anyio.get_cancelled_exc_class():
@@ -139,9 +132,6 @@ class StreamingResponse:
             raise
         except LLMError as exc:
             await self._fail(exc)
-        except TimeoutError:  # the call's total time limit
-            assert self._total_timeout is not None
-            await self._fail(self._total_timeout())
         except Exception as exc:  # httpx transport errors, mapped to ours
             await self._fail(self._map_error(exc))
         else:
@@ -159,6 +149,11 @@ class StreamingResponse:
             if self._finished:
                 await self._drain()
                 await self.aclose()
+            elif anyio.current_time() > self._deadline:
+                # The total is checked as data arrives (a cancel scope per read would cost more
+                # than the rest of the read path); a silent stream meets httpx's read limit.
+                assert self._total_timeout is not None
+                await self._fail(self._total_timeout())
 
     async def _drain(self) -> None:
         """Read what is left of the body after the final event (normally nothing but the end

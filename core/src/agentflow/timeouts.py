@@ -11,9 +11,11 @@
 
 Limits come from the model's settings and may be overridden per call
 (``.timeout(30, connect=5, read=20, stream_idle=10)``). The read limit httpx applies is the
-smaller of ``read`` and, for a stream, ``stream_idle``; :meth:`Timeouts.for_attempt` remembers
-which of them it was, so that an expiry is reported as the limit the user set. The total is a
-deadline the client itself enforces around every step.
+smaller of ``read`` (default: the total) and, for a stream, ``stream_idle``;
+:meth:`Timeouts.for_attempt` remembers which of them it was, so that an expiry is reported as
+the limit the user set. The total is also a deadline the client enforces around every step: a
+stream's body is checked against it as data arrives, and a silent stream is ended by its read
+or idle limit.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ class AttemptTimeouts:
     """The httpx limits of one attempt, and which user limit the read one is."""
 
     connect: float
-    read: float | None
+    read: float
     read_kind: str
     pool: float
 
-    def as_httpx(self) -> dict[str, float | None]:
+    def as_httpx(self) -> dict[str, float]:
         """The ``timeout`` request extension httpx reads."""
         return {"connect": self.connect, "read": self.read, "write": self.read,
                 "pool": self.pool}
@@ -78,11 +80,13 @@ class Timeouts:
     def for_attempt(self, remaining: float, *, stream: bool) -> AttemptTimeouts:
         """httpx's limits for an attempt made with ``remaining`` seconds of the total left.
 
-        The total itself is not httpx's to enforce: the client runs each call under a deadline,
-        so an expiry of the total is reported as such whatever httpx was doing.
+        The read limit is the longest silence allowed: ``read``, or for a stream
+        ``stream_idle`` if smaller; with neither set, the total itself. The client also runs
+        each call under the total as a deadline (checked as a stream's data arrives), so an
+        expiry of the total is reported as such.
         """
-        read, kind = self.read, "read"
-        if stream and self.stream_idle is not None and (read is None or self.stream_idle <= read):
+        read, kind = (self.read, "read") if self.read is not None else (self.total, "total")
+        if stream and self.stream_idle is not None and self.stream_idle <= read:
             read, kind = self.stream_idle, "stream_idle"
         remaining = max(remaining, 0.0)
         return AttemptTimeouts(connect=min(self.connect, remaining), read=read, read_kind=kind,
