@@ -12,19 +12,20 @@ SAFETY_STOPS = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII
 
 class TestGeminiConformance(ProviderConformance):
     provider = "google"
-    model = "gemini-2.5-flash"
+    model = "gemini-3.8-flash"
     error_statuses = {400: HttpError, 401: HttpError, 403: HttpError, 404: HttpError,
                       429: RateLimitError, 500: HttpError, 503: HttpError, 504: HttpError}
     finish_reasons = {"STOP": "stop", "MAX_TOKENS": "length", "LANGUAGE": "error",
-                      "MALFORMED_FUNCTION_CALL": "error", "OTHER": None,
-                      "FINISH_REASON_UNSPECIFIED": None,
+                      "MALFORMED_FUNCTION_CALL": "error", "UNEXPECTED_TOOL_CALL": "error",
+                      "TOO_MANY_TOOL_CALLS": "error", "OTHER": None,
+                      "FINISH_REASON_UNSPECIFIED": None, "A_REASON_ADDED_LATER": None,
                       **dict.fromkeys(SAFETY_STOPS, "content_filter")}
     stream_error = ("UNAVAILABLE", HttpError)
     errors_carry_request_id = False
 
     def raises_for_finish_reason(self, raw: str) -> bool:
-        # The service sends no text with a safety stop: agentflow raises rather than
-        # returning an empty answer.
+        # The emulation withholds the answer for a filter stop, as the service does when it
+        # blocks the output: agentflow raises rather than returning an empty answer.
         return raw in SAFETY_STOPS
 
     def wire(self, request: RecordedRequest) -> WireRequest:

@@ -1,19 +1,22 @@
 """agentflow provider plugin for Google's Gemini API.
 
-One provider, ``google``: ``https://generativelanguage.googleapis.com`` (requests go to
-``/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent?alt=sse``). The key is
-read from ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY`` (the order Google's own SDK uses), and sent
-in the ``x-goog-api-key`` header, never in the URL.
+One provider, ``google``: base URL ``https://generativelanguage.googleapis.com``, requests to
+``{base}/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent?alt=sse``. The key
+is read from ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY`` (the order Google's own SDK uses), and
+sent in the ``x-goog-api-key`` header, never in the URL.
 
-The hooks below only dispatch: the wire format lives in :mod:`agentflow_google._codec`.
+The hooks below only dispatch: the wire format lives in :mod:`agentflow_google._codec` and
+:mod:`agentflow_google._errors`. agentflow imports this module when it first needs plugins, so
+it stays light: the catalog and the fake-server emulation load on demand, httpx only when a
+request is built.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentflow.hookspecs import hookimpl
-from agentflow_google import _codec
+from agentflow_google import _codec, _errors
 
 if TYPE_CHECKING:
     import httpx
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 NAME = "google"
+USER_AGENT = _codec.USER_AGENT
 
 
 @hookimpl
@@ -42,7 +46,8 @@ def agentflow_register_providers() -> list[ProviderSpec]:
     return [ProviderSpec(
         name=NAME, default_base_url="https://generativelanguage.googleapis.com",
         api_key_env="GOOGLE_API_KEY", api_key_env_fallbacks=("GEMINI_API_KEY",),
-        temperature_range=(0.0, 2.0), description="Google Gemini API (generateContent)",
+        temperature_range=(0.0, 2.0),
+        description="Google Gemini API (generateContent): Gemini 2.5, 3.x and 4 models",
         docs_url="https://ai.google.dev/api/generate-content")]
 
 
@@ -66,14 +71,14 @@ def agentflow_parse_response(provider: str, response: httpx.Response,
 
 
 @hookimpl
-def agentflow_parse_stream_event(provider: str, event: Any,
+def agentflow_parse_stream_event(provider: str, event: _codec.EventLike,
                                  state: StreamState) -> list[StreamChunk] | None:
     return _codec.parse_stream_event(event, state) if provider == NAME else None
 
 
 @hookimpl
 def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
-    return _codec.map_error(response) if provider == NAME else None
+    return _errors.map_error(response) if provider == NAME else None
 
 
 @hookimpl

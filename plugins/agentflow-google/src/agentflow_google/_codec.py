@@ -1,32 +1,42 @@
-"""Google's Gemini API (``generateContent`` and ``streamGenerateContent``) as pure functions.
+"""Google's Gemini API (``generateContent``, ``streamGenerateContent``) as pure functions.
 
-Decisions worth knowing (also in the README):
+Errors are read in :mod:`agentflow_google._errors`. Decisions worth knowing (also in the
+README):
 
-* The key travels in the ``x-goog-api-key`` header, never in the URL, so no proxy or access log
-  ever keeps it.
-* System messages become ``systemInstruction``; user and assistant turns become ``contents``
-  with the roles ``user`` and ``model``.
+* URLs: the base URL is the host (``https://generativelanguage.googleapis.com``) and requests
+  go to ``{base}/v1beta/models/{model}:generateContent``; a base URL whose last segment is
+  already an API version (``.../v1beta``, ``.../v1``, as gateways spell it) is used as it is.
+* The key travels in the ``x-goog-api-key`` header, never in the URL (Google also accepts
+  ``?key=``, but URLs end up in proxy and access logs).
+* System messages become ``systemInstruction`` (one part each); user and assistant turns
+  become ``contents`` with the roles ``user`` and ``model``.
 * Text is every text part of the first candidate joined, thought parts (``thought: true``)
   left out. ``completion_tokens`` counts the thinking tokens too
-  (``candidatesTokenCount + thoughtsTokenCount``), as OpenAI's does, so that figures and costs
-  compare across vendors; ``reasoning_tokens`` is ``thoughtsTokenCount`` alone.
-* A prompt blocked by ``promptFeedback.blockReason``, or a candidate stopped for safety before
-  any text, raises :class:`~agentflow.errors.ProviderError` naming the reason and the flagged
-  categories, rather than returning an empty string; a safety stop after some text returns the
-  text with ``finish_reason == "content_filter"``.
-* A stream has no end marker: the chunk that carries ``finishReason`` is the last one.
+  (``candidatesTokenCount + thoughtsTokenCount``), as OpenAI's ``completion_tokens`` counts
+  reasoning tokens, so that figures and costs compare across vendors; ``reasoning_tokens`` is
+  ``thoughtsTokenCount`` alone. ``prompt_tokens`` adds ``toolUsePromptTokenCount`` (built-in
+  tools' input) to ``promptTokenCount``, so prompt + completion = ``totalTokenCount``.
+* A prompt blocked by ``promptFeedback.blockReason``, or a candidate stopped by a content
+  filter before any text, raises :class:`~agentflow.errors.ProviderError` (not retried) naming
+  the reason and the flagged safety categories, rather than returning an empty string; a
+  filter stop after some text returns (or streams) that text with
+  ``finish_reason == "content_filter"``.
+* A stream has no end marker: the chunk that carries ``finishReason`` gives the final chunk
+  (its ``usageMetadata`` arrives in that same chunk). ``responseId`` is the request id, of
+  answers and of streams.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-import attrs
-
-from agentflow.errors import HttpError, LLMError, ProviderError, RateLimitError, StreamingError
+from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, Usage
+from agentflow_google._errors import LABEL, error_in_payload, error_object, excerpt
 
 if TYPE_CHECKING:
     import httpx
@@ -34,25 +44,29 @@ if TYPE_CHECKING:
     from agentflow.types import ModelSettings, Request, StreamState
 
 __all__ = [
-    "ErrorBody",
+    "API_VERSION",
+    "FINISH_REASONS",
+    "EventLike",
     "build_request",
-    "map_error",
     "model_url",
     "normalise_finish_reason",
     "parse_response",
     "parse_stream_event",
     "parse_usage",
-    "read_error_body",
 ]
 
-LABEL = "Gemini"
-KEY_VARIABLES = "GOOGLE_API_KEY or GEMINI_API_KEY"
+PROVIDER = "google"
 USER_AGENT = "agentflow-google/0.1.0"
-EXCERPT_LIMIT = 200
+#: The API version added to a base URL that names none.
+API_VERSION = "v1beta"
+_VERSION = re.compile(r"v[0-9]+[a-z0-9]*")
 
-_FINISH_REASONS = {
+#: Gemini's ``finishReason`` -> agentflow's; any other value normalises to ``None``
+#: (``OTHER``, ``FINISH_REASON_UNSPECIFIED``, values added later), the raw one being kept.
+FINISH_REASONS: dict[str, str] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
+    # A content filter stopped the answer.
     "SAFETY": "content_filter",
     "RECITATION": "content_filter",
     "BLOCKLIST": "content_filter",
@@ -61,27 +75,12 @@ _FINISH_REASONS = {
     "IMAGE_SAFETY": "content_filter",
     "IMAGE_PROHIBITED_CONTENT": "content_filter",
     "IMAGE_RECITATION": "content_filter",
+    # The model could not go on: an unsupported language, a broken or runaway tool call.
     "LANGUAGE": "error",
     "MALFORMED_FUNCTION_CALL": "error",
     "UNEXPECTED_TOOL_CALL": "error",
     "TOO_MANY_TOOL_CALLS": "error",
-}
-
-#: The HTTP status each ``google.rpc`` status stands for (an error object in a stream).
-STATUS_CODES = {
-    "INVALID_ARGUMENT": 400,
-    "FAILED_PRECONDITION": 400,
-    "OUT_OF_RANGE": 400,
-    "UNAUTHENTICATED": 401,
-    "PERMISSION_DENIED": 403,
-    "NOT_FOUND": 404,
-    "ABORTED": 409,
-    "RESOURCE_EXHAUSTED": 429,
-    "CANCELLED": 499,
-    "INTERNAL": 500,
-    "UNKNOWN": 500,
-    "UNAVAILABLE": 503,
-    "DEADLINE_EXCEEDED": 504,
+    "NO_IMAGE": "error",
 }
 
 
@@ -92,34 +91,33 @@ class EventLike(Protocol):
     def data(self) -> str: ...
 
 
-@attrs.frozen(kw_only=True)
-class ErrorBody:
-    """What an error answer said: ``error.message``, ``error.status``, the ``ErrorInfo``
-    reason and the ``RetryInfo`` delay of its details."""
-
-    message: str
-    status: str | None = None
-    code: int | None = None
-    reason: str | None = None
-    retry_delay: float | None = None
-
-
 # --- requests ----------------------------------------------------------------------------------
 
 
 def model_url(base_url: str, model: str, *, stream: bool) -> str:
-    """``{base}/v1beta/models/{model}:generateContent`` (or ``:streamGenerateContent?alt=sse``);
-    a base URL that already names an API version (``.../v1beta``, ``.../v1``) keeps it."""
-    base = base_url.rstrip("/")
-    if not base.rsplit("/", 1)[-1].startswith("v1"):
-        base = f"{base}/v1beta"
-    model = model.removeprefix("models/")
-    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return f"{base}/models/{quote(model, safe='.-_')}:{method}"
+    """The URL of ``model``'s ``generateContent`` (or ``streamGenerateContent?alt=sse``).
+
+    ``{base}/v1beta/models/{model}:generateContent``; a base URL that already ends in an API
+    version keeps it, a model id given as a resource name (``models/...``, ``tunedModels/...``)
+    is used as one, and a query string on the base URL (some gateways need one) is kept.
+    """
+    base, _, query = base_url.partition("?")
+    base = base.rstrip("/")
+    if not _VERSION.fullmatch(base.rsplit("/", 1)[-1]):
+        base = f"{base}/{API_VERSION}"
+    name = model if "/" in model else f"models/{model}"
+    method = "streamGenerateContent" if stream else "generateContent"
+    params = "&".join(part for part in ("alt=sse" if stream else "", query) if part)
+    return f"{base}/{quote(name, safe='/.-_~')}:{method}" + (f"?{params}" if params else "")
 
 
 def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
-    """The ``httpx.Request`` for ``request``: URL, headers (with the key) and JSON body."""
+    """The ``httpx.Request`` for ``request``: URL, headers (with the key) and JSON body.
+
+    ``generationConfig`` holds only what is set: ``temperature``, ``topP``,
+    ``maxOutputTokens``, ``stopSequences``, and ``thinkingConfig`` from the model options
+    ``thinking_level`` / ``thinking_budget``.
+    """
     import httpx
 
     body: dict[str, Any] = {"contents": [
@@ -128,6 +126,22 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     system = [m.content for m in request.messages if m.role == "system"]
     if system:
         body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
+    config = _generation_config(request, settings.options)
+    if config:
+        body["generationConfig"] = config
+    headers = {"content-type": "application/json",
+               "accept": "text/event-stream" if request.stream else "application/json",
+               "user-agent": USER_AGENT}
+    key = settings.api_key.reveal().strip() if settings.api_key is not None else ""
+    if key:
+        headers["x-goog-api-key"] = key
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return httpx.Request("POST", model_url(settings.base_url, request.model,
+                                           stream=request.stream),
+                         headers=headers, content=content)
+
+
+def _generation_config(request: Request, options: Mapping[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for name, value in (("temperature", request.temperature), ("topP", request.top_p),
                         ("maxOutputTokens", request.max_tokens)):
@@ -135,264 +149,194 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
             config[name] = value
     if request.stop:
         config["stopSequences"] = list(request.stop)
-    if config:
-        body["generationConfig"] = config
-    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
-    if settings.api_key is not None:
-        headers["x-goog-api-key"] = settings.api_key.reveal()
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return httpx.Request("POST", model_url(settings.base_url, request.model,
-                                           stream=request.stream),
-                         headers=headers, content=content)
+    thinking = {field: options[option] for option, field in
+                (("thinking_level", "thinkingLevel"), ("thinking_budget", "thinkingBudget"))
+                if options.get(option) is not None}
+    if thinking:
+        config["thinkingConfig"] = thinking
+    return config
 
 
 # --- answers -----------------------------------------------------------------------------------
 
 
 def normalise_finish_reason(raw: str | None) -> str | None:
-    """agentflow's finish reason for Gemini's ``finishReason``; ``None`` if unknown."""
-    return _FINISH_REASONS.get(raw) if raw is not None else None
+    """agentflow's finish reason for Gemini's ``finishReason``; ``None`` if none or unknown."""
+    return FINISH_REASONS.get(raw) if raw is not None else None
 
 
 def parse_usage(raw: Any) -> Usage | None:
-    """A :class:`Usage` from ``usageMetadata`` (thinking tokens counted as completion)."""
+    """A :class:`Usage` from ``usageMetadata``; ``None`` when ``raw`` is not an object,
+    :class:`TypeError` when a count is not an integer."""
     if not isinstance(raw, dict):
         return None
-    prompt = _count(raw.get("promptTokenCount"))
-    answer = _count(raw.get("candidatesTokenCount"))
-    thoughts = raw.get("thoughtsTokenCount")
-    cached = raw.get("cachedContentTokenCount")
-    completion = answer + _count(thoughts)
-    total = raw.get("totalTokenCount")
-    return Usage.of(prompt, completion,
-                    _count(total) if total is not None else None,
-                    cached_tokens=_count(cached) if cached is not None else None,
-                    reasoning_tokens=_count(thoughts) if thoughts is not None else None)
+    thoughts = _count(raw.get("thoughtsTokenCount"))
+    return Usage.of(
+        (_count(raw.get("promptTokenCount")) or 0)
+        + (_count(raw.get("toolUsePromptTokenCount")) or 0),
+        (_count(raw.get("candidatesTokenCount")) or 0) + (thoughts or 0),
+        _count(raw.get("totalTokenCount")),
+        cached_tokens=_count(raw.get("cachedContentTokenCount")),
+        reasoning_tokens=thoughts,
+    )
 
 
-def _count(value: Any) -> int:
-    if value is None:
-        return 0
-    if type(value) is int:
+def _count(value: Any) -> int | None:
+    if value is None or type(value) is int:
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     raise TypeError(f"token count {value!r} is not an integer")
 
 
-def excerpt(body: bytes | str) -> str:
-    """At most :data:`EXCERPT_LIMIT` characters of ``body``, quoted, for an error message."""
-    text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).strip()
-    if not text:
-        return "(empty body)"
-    return repr(text[:EXCERPT_LIMIT] + "..." if len(text) > EXCERPT_LIMIT else text)
-
-
 def parse_response(response: httpx.Response, request: Request | None = None) -> Response:
-    """The :class:`Response` in a 2xx ``GenerateContentResponse``."""
+    """The :class:`Response` in a 2xx ``GenerateContentResponse``.
+
+    Raises :class:`ProviderError` for a body that is not JSON or not of that shape (quoting an
+    excerpt), for a blocked prompt and for a filtered candidate with no text; an error object
+    raises the error it denotes.
+    """
     content = response.content
     try:
         body = json.loads(content)
     except ValueError as exc:
         raise ProviderError(f"{LABEL} sent an answer that is not JSON ({exc}); it starts: "
                             f"{excerpt(content)}") from None
+    error = error_object(body)
+    if error is not None:
+        raise error_in_payload(error, stream=False)
     if not isinstance(body, dict):
         raise ProviderError(f"{LABEL} sent an answer that is not a JSON object: "
                             f"{excerpt(content)}")
-    if isinstance(body.get("error"), dict):
-        raise _error_in_payload(body, where="in a 200 answer")
+    response_id = body.get("responseId")
+    request_id = response_id if isinstance(response_id, str) and response_id else None
     try:
-        text, raw = _candidate(body)
+        candidate = _first_candidate(body)
+        if candidate is None:
+            raise ProviderError(f"{LABEL} sent an answer with no candidate and no block "
+                                f"reason, so there is no text to return: {excerpt(content)}")
+        text = _text(candidate)
+        raw = candidate.get("finishReason") or None
         finish = normalise_finish_reason(raw)
-        if not text and finish == "content_filter":
-            raise _blocked_candidate(body, raw)
+        if finish == "content_filter" and not text:
+            raise _filtered(candidate, raw)
         return Response(
             text=text,
             model=body.get("modelVersion") or (request.model if request is not None else ""),
-            provider="google",
+            provider=PROVIDER,
             finish_reason=finish,
             raw_finish_reason=raw,
             usage=parse_usage(body.get("usageMetadata")),
-            request_id=body.get("responseId"),
+            request_id=request_id,
         )
-    except (AttributeError, KeyError, TypeError) as exc:
+    except ProviderError as exc:
+        raise exc.with_context(request_id=request_id) from None
+    except (AttributeError, KeyError, TypeError, IndexError) as exc:
         raise ProviderError(f"{LABEL} sent an answer of an unexpected shape "
                             f"({type(exc).__name__}: {exc}): {excerpt(content)}") from None
 
 
-def _candidate(body: dict[str, Any]) -> tuple[str, str | None]:
-    """The first candidate's text (thoughts left out) and finish reason; raises for a blocked
-    prompt."""
+def _first_candidate(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The first candidate, ``None`` for none; raises for a prompt that was blocked."""
     candidates = body.get("candidates")
-    if not candidates:
-        feedback = body.get("promptFeedback") or {}
-        if feedback.get("blockReason"):
-            raise _blocked_prompt(feedback)
-        return "", None
-    candidate = candidates[0]
+    if candidates:
+        candidate = candidates[0]
+        if not isinstance(candidate, dict):
+            raise TypeError(f"a candidate is a {type(candidate).__name__}, not an object")
+        return candidate
+    feedback = body.get("promptFeedback")
+    if isinstance(feedback, dict) and feedback.get("blockReason"):
+        raise _blocked(feedback)
+    return None
+
+
+def _text(candidate: dict[str, Any]) -> str:
+    """The candidate's text parts joined, thoughts left out."""
     content = candidate.get("content")
-    parts = [] if content is None else content.get("parts") or []
-    text = "".join(part["text"] for part in parts
-                   if "text" in part and not part.get("thought"))
-    return text, candidate.get("finishReason")
+    parts = None if content is None else content.get("parts")
+    texts = [part.get("text") for part in parts or () if not part.get("thought")]
+    return "".join(text for text in texts if text is not None)
 
 
 def _flagged(ratings: Any) -> str:
-    """The safety categories rated as a problem, for a message."""
+    """``"; flagged: harassment (HIGH)"``: the safety categories rated as a problem."""
     if not isinstance(ratings, list):
         return ""
-    flagged = [str(r.get("category", "?")).removeprefix("HARM_CATEGORY_").lower()
-               for r in ratings if isinstance(r, dict)
+    flagged = [f"{str(r.get('category', '?')).removeprefix('HARM_CATEGORY_').lower()} "
+               f"({r.get('probability', 'blocked')})" for r in ratings if isinstance(r, dict)
                and (r.get("blocked") or r.get("probability") in ("MEDIUM", "HIGH"))]
     return f"; flagged: {', '.join(flagged)}" if flagged else ""
 
 
-def _blocked_prompt(feedback: dict[str, Any]) -> ProviderError:
-    reason = feedback.get("blockReason")
+def _blocked(feedback: dict[str, Any]) -> ProviderError:
+    said = feedback.get("blockReasonMessage")
     return ProviderError(
-        f"{LABEL} blocked the prompt (blockReason={reason}"
-        f"{_flagged(feedback.get('safetyRatings'))}) and gave no answer; rephrase the prompt, "
-        "or review the safety settings of your Google project", retryable=False)
+        f"{LABEL} blocked the prompt (blockReason={feedback.get('blockReason')}"
+        f"{_flagged(feedback.get('safetyRatings'))}) and gave no answer"
+        f"{f': {said}' if isinstance(said, str) and said else ''}. Rephrase the prompt; "
+        "retrying it unchanged will not help.", retryable=False)
 
 
-def _blocked_candidate(body: dict[str, Any], raw: str | None) -> ProviderError:
-    candidate = body["candidates"][0]
+def _filtered(candidate: dict[str, Any], raw: str | None) -> ProviderError:
+    said = candidate.get("finishMessage")
     return ProviderError(
         f"{LABEL} stopped the answer before any text (finishReason={raw}"
-        f"{_flagged(candidate.get('safetyRatings'))}); rephrase the prompt", retryable=False)
+        f"{_flagged(candidate.get('safetyRatings'))})"
+        f"{f': {said}' if isinstance(said, str) and said else ''}. Rephrase the prompt; "
+        "retrying it unchanged will not help.", retryable=False)
+
+
+# --- streams -----------------------------------------------------------------------------------
 
 
 def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk]:
-    """The chunks in one streamed ``GenerateContentResponse``: its text, and the final chunk
-    when it carries the finish reason."""
+    """The chunks in one streamed ``GenerateContentResponse`` (a ``data:`` event).
+
+    Its text gives a chunk; a ``finishReason`` gives the final chunk, with the latest
+    ``usageMetadata`` (kept in ``state.data``). The first ``responseId`` becomes the stream's
+    request id. An error object raises the error it denotes, a blocked prompt or a filtered
+    stream with no text at all :class:`ProviderError`, and an event that is not a JSON object
+    :class:`StreamingError`.
+    """
     data = event.data
+    if not data.strip():
+        return []
     try:
         body = json.loads(data)
     except ValueError as exc:
         raise StreamingError(f"{LABEL} sent a stream event that is not JSON ({exc}); it "
                              f"starts: {excerpt(data)}") from None
+    error = error_object(body)
+    if error is not None:
+        raise error_in_payload(error, stream=True)
     if not isinstance(body, dict):
         raise StreamingError(f"{LABEL} sent a stream event that is not a JSON object: "
                              f"{excerpt(data)}")
-    if isinstance(body.get("error"), dict):
-        raise _error_in_payload(body, where="in the stream")
     try:
-        text, raw = _candidate(body)
-        usage = body.get("usageMetadata")
-        if usage:
-            state.data["usage"] = usage
-        chunks = [StreamChunk(content=text)] if text else []
-        if raw is None:
-            return chunks
-        finish = normalise_finish_reason(raw)
-        if finish == "content_filter" and not text and not state.text_parts:
-            raise _blocked_candidate(body, raw)
-        chunks.append(StreamChunk(is_final=True, finish_reason=finish, raw_finish_reason=raw,
-                                  usage=parse_usage(state.data.get("usage"))))
-        return chunks
-    except (AttributeError, KeyError, TypeError) as exc:
+        return _stream_chunks(body, state)
+    except (AttributeError, KeyError, TypeError, IndexError) as exc:
         raise StreamingError(f"{LABEL} sent a stream chunk of an unexpected shape "
                              f"({type(exc).__name__}: {exc}): {excerpt(data)}") from None
 
 
-# --- errors ------------------------------------------------------------------------------------
-
-
-def read_error_body(content: bytes) -> ErrorBody:
-    """The fields of ``{"error": {"code", "message", "status", "details"}}``, or an excerpt of
-    a body that is not one."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return ErrorBody(message=excerpt(content))
-    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
-        return ErrorBody(message=excerpt(content))
-    return _error_fields(body["error"])
-
-
-def _error_fields(error: dict[str, Any]) -> ErrorBody:
-    reason = None
-    delay = None
-    for detail in error.get("details") or ():
-        if not isinstance(detail, dict):
-            continue
-        kind = str(detail.get("@type", ""))
-        if kind.endswith("google.rpc.ErrorInfo"):
-            reason = detail.get("reason")
-        elif kind.endswith("google.rpc.RetryInfo"):
-            delay = _duration(detail.get("retryDelay"))
-    message = error.get("message")
-    code = error.get("code")
-    status = error.get("status")
-    return ErrorBody(message=str(message)[:1000] if message else "(no message)",
-                     status=status if isinstance(status, str) else None,
-                     code=code if type(code) is int else None,
-                     reason=reason if isinstance(reason, str) else None, retry_delay=delay)
-
-
-def _duration(value: Any) -> float | None:
-    """Seconds in a protobuf Duration as JSON (``"13s"``, ``"1.5s"``)."""
-    if isinstance(value, str) and value.endswith("s"):
-        try:
-            return max(0.0, float(value[:-1]))
-        except ValueError:
-            return None
-    return None
-
-
-def map_error(response: httpx.Response) -> LLMError:
-    """The error for an HTTP error answer (status >= 400), with Google's own words."""
-    from agentflow.retry import parse_retry_after
-
-    body = read_error_body(response.content)
-    advised = parse_retry_after(response.headers.get("retry-after"))
-    return error_from_status(response.status_code, body,
-                             advised if advised is not None else body.retry_delay)
-
-
-def _error_in_payload(body: dict[str, Any], *, where: str) -> LLMError:
-    fields = _error_fields(body["error"])
-    status = fields.code if fields.code and 400 <= fields.code <= 599 else STATUS_CODES.get(
-        fields.status or "")
-    if status is None:
-        message = f"{LABEL} reported an error {where} ({fields.status}): {fields.message}"
-        return StreamingError(message) if where == "in the stream" else ProviderError(message)
-    return error_from_status(status, fields, fields.retry_delay, where=where)
-
-
-def error_from_status(status: int, body: ErrorBody, retry_after: float | None = None, *,
-                      where: str | None = None) -> LLMError:
-    """The most specific error for ``status`` and Google's ``body``."""
-    said = body.message
-    details = ", ".join(f"{name}={value}" for name, value in
-                        (("status", body.status), ("reason", body.reason)) if value)
-    status_text = f"HTTP {status}" if where is None else f"error {where}, taken as {status}"
-    ref = f"{status_text}; {details}" if details else status_text
-    context: dict[str, Any] = {"status_code": status, "error_type": body.status,
-                               "vendor_message": said}
-    if status == 429:
-        wait = (f"It advises waiting {retry_after:g} s." if retry_after is not None
-                else "Slow down and retry later.")
-        return RateLimitError(f"{LABEL} is rate limiting requests or the quota is used up "
-                              f"({ref}): {said}. {wait}", retry_after=retry_after, **context)
-    if body.reason in ("API_KEY_INVALID", "API_KEY_EXPIRED") or status == 401 or (
-            status == 403 and "unregistered callers" in said):
-        return HttpError(f"{LABEL} rejected the API key ({ref}): {said}. Check that "
-                         f"{KEY_VARIABLES} (or the api_key_env configured for this provider) "
-                         "holds a valid key.", retryable=False, **context)
-    return HttpError(_status_message(status, ref, said), **context)
-
-
-def _status_message(status: int, ref: str, said: str) -> str:
-    if status == 400:
-        return (f"{LABEL} rejected the request as invalid ({ref}): {said}. Fix what it names; "
-                "retrying unchanged will not help.")
-    if status == 403:
-        return (f"{LABEL} refused access ({ref}): {said}. The key's project may lack access "
-                "to this model, or the region may not be supported.")
-    if status == 404:
-        return (f"{LABEL} has no such model or method ({ref}): {said}. Check the model id "
-                "(`agentflow models` lists the catalog) and base_url.")
-    if status >= 500:
-        return (f"{LABEL} failed to handle the request ({ref}): {said}. The fault is on the "
-                "provider's side; retry later.")
-    return f"{LABEL} answered with an error ({ref}): {said}"
-
+def _stream_chunks(body: dict[str, Any], state: StreamState) -> list[StreamChunk]:
+    response_id = body.get("responseId")
+    if state.request_id is None and isinstance(response_id, str) and response_id:
+        state.request_id = response_id
+    usage = body.get("usageMetadata")
+    if isinstance(usage, dict):
+        state.data["usage"] = usage
+    candidate = _first_candidate(body)
+    if candidate is None:
+        return []  # a chunk with usage only
+    text = _text(candidate)
+    chunks = [StreamChunk(content=text)] if text else []
+    raw = candidate.get("finishReason") or None
+    if raw is None:
+        return chunks
+    finish = normalise_finish_reason(raw)
+    if finish == "content_filter" and not text and not state.text_parts:
+        raise _filtered(candidate, raw)
+    chunks.append(StreamChunk(is_final=True, finish_reason=finish, raw_finish_reason=raw,
+                              usage=parse_usage(state.data.get("usage"))))
+    return chunks

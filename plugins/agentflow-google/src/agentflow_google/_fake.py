@@ -1,32 +1,58 @@
 """The Gemini API as the fake provider server plays it.
 
-``POST /v1beta/models/{model}:generateContent``, ``:streamGenerateContent`` and
-``GET /v1beta/models``, mounted so that the provider's base URL on the fake server is
-``<server>/google`` (like ``https://generativelanguage.googleapis.com``). Requests are checked
-the way the service does: no key is a 403 ("unregistered callers"), a malformed one a 400 with
-the ``API_KEY_INVALID`` reason, unknown models a 404, contents, roles and generationConfig
-ranges a 400. Answers have the service's shapes: ``GenerateContentResponse`` objects (a stream
-sends one per ``data:`` event, the last carrying ``finishReason`` and the usage, and no end
-marker), and ``{"error": {"code", "message", "status", "details"}}``. Token counts are one per
+Routes, mounted so that the provider's base URL on the fake server is ``<server>/google`` (as
+``https://generativelanguage.googleapis.com`` is the real one):
+
+* ``POST /v1beta/models/{model}:generateContent`` and ``:streamGenerateContent`` (with
+  ``alt=sse`` a stream of ``data:`` events, one ``GenerateContentResponse`` each and no end
+  marker, the last carrying ``finishReason`` and the full ``usageMetadata``; without it the
+  same chunks as one JSON array, as the service does);
+* ``GET /v1beta/models`` and ``GET /v1beta/models/{model}``.
+
+Requests are checked the way the service checks them: no key is a 403 "unregistered
+callers"; a key with whitespace in it (real keys have none) a 400 ``API_KEY_INVALID``; a bearer
+token instead of a key a 401; a model id that starts with neither ``gemini-`` nor ``gemma-``
+and is not in the catalog a 404; missing ``contents``, a role other than ``user`` / ``model``,
+empty ``parts``, unknown field names, values of the wrong type or out of range a 400. The key
+is also accepted as ``?key=``, as the service accepts it. Every error is Google's
+``{"error": {"code", "message", "status", "details"}}``. Answers carry ``modelVersion`` and a
+``responseId``, and no request-id header: the service sends none. Token counts are one per
 whitespace-separated word.
 
-Scripting beyond :class:`~agentflow.testing.Reply`'s common fields:
+How a :class:`~agentflow.testing.Reply` is played, beyond the fields every emulation shares:
 
-* ``Reply(finish_reason="SAFETY")`` (or another safety reason) answers with a candidate that
-  was stopped before any text, with a flagged safety rating, as the service does;
-* ``Reply(finish_reason="blocked:SAFETY")`` answers with no candidate and
-  ``promptFeedback.blockReason = "SAFETY"``: a blocked prompt;
-* ``Reply(status=429, retry_after=7)`` sends the wait as a ``RetryInfo`` detail (``"7s"``),
-  which is where Google puts it;
-* ``Reply(error_after=K)`` ends a stream after K chunks with an error object
-  (``error_type`` is the status name, ``UNAVAILABLE`` by default).
+* ``finish_reason`` is reported as given. A content-filter reason (``SAFETY``, ``RECITATION``,
+  ``BLOCKLIST``, ``PROHIBITED_CONTENT``, ``SPII``, ``IMAGE_SAFETY``) withholds the whole answer,
+  as the service does when it blocks the output: the candidate has no content, only the reason
+  (and, for ``SAFETY``, a safety rating marked ``blocked``), in both modes.
+* ``finish_reason="blocked:<REASON>"`` plays a blocked prompt: no candidate, and
+  ``promptFeedback.blockReason = <REASON>`` (``SAFETY``, ``PROHIBITED_CONTENT``, ``BLOCKLIST``,
+  ``OTHER``), in both modes.
+* ``status >= 400`` answers with ``error_message`` and, as ``status``, ``error_type`` when it
+  is a ``google.rpc`` status name (``RESOURCE_EXHAUSTED`` ...), else the status the service uses
+  for that HTTP code. Any other ``error_type`` becomes the ``ErrorInfo`` reason of the details
+  (``Reply(status=400, error_type="API_KEY_INVALID")``), or, on a 429, the ``quotaId`` of the
+  ``QuotaFailure`` when it names a quota
+  (``Reply(status=429, error_type="GenerateRequestsPerDayPerProjectPerModel-FreeTier")``).
+  A 429 carries Google's ``QuotaFailure`` and ``Help`` details, and ``retry_after`` also goes
+  in a ``RetryInfo`` detail (``"7s"``), which is where Google puts the advised wait.
+* ``error_after=K`` ends a stream after K content events with an event holding an error object
+  (``{"error": {"code": 503, "message", "status": "UNAVAILABLE"}}`` unless ``error_type`` names
+  another status), which is what the service sends when it fails mid-answer.
+* A ``generationConfig.thinkingConfig`` other than a zero budget or the ``minimal`` level makes
+  the model "think": 8 thinking tokens are reported as ``thoughtsTokenCount`` (on top of a
+  scripted ``usage``), and with ``includeThoughts`` a thought part (``thought: true``) comes
+  first.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from agentflow.testing.fake import (
     FakeCall,
@@ -36,34 +62,61 @@ from agentflow.testing.fake import (
     FakeStream,
     Reply,
 )
+from agentflow_google._errors import STATUS_CODES
 
-__all__ = ["STATUS_NAMES", "error_body", "gemini_fake"]
+__all__ = ["STATUS_NAMES", "THOUGHT_TOKENS", "error_body", "gemini_fake"]
 
 #: The ``google.rpc`` status name the service answers each HTTP status with.
-STATUS_NAMES = {
+STATUS_NAMES: dict[int, str] = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     409: "ABORTED",
     429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
     500: "INTERNAL",
+    501: "UNIMPLEMENTED",
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
-#: The HTTP status of each status name (for a scripted in-stream error).
-STATUS_CODES = {name: code for code, name in STATUS_NAMES.items()}
-_SAFETY_STOPS = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
-                 "IMAGE_SAFETY"}
-_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
-_RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+#: The thinking tokens a thinking request reports.
+THOUGHT_TOKENS = 8
+
+_FILTER_STOPS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
+                           "IMAGE_SAFETY"})
+_TYPE = "type.googleapis.com/google.rpc."
+_SERVICE = "generativelanguage.googleapis.com"
+# Google's front end sends these on every answer; nothing that identifies the request.
+_HEADERS = {"server": "scaffolding on HTTPServer2", "vary": "Origin, X-Origin, Referer",
+            "x-content-type-options": "nosniff", "x-frame-options": "SAMEORIGIN",
+            "x-xss-protection": "0"}
+_JSON_HEADERS = {**_HEADERS, "content-type": "application/json; charset=UTF-8"}
 _NO_KEY = ("Method doesn't allow unregistered callers (callers without established identity). "
            "Please use API Key or other form of API consumer identity to call this API.")
+_BAD_KEY = "API key not valid. Please pass a valid API key."
+_BEARER = ("Request had invalid authentication credentials. Expected OAuth 2 access token, "
+           "login cookie or other valid authentication credential. See "
+           "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+_QUOTA_MESSAGE = "Learn more about Gemini API quotas"
+_RATE_LIMITS = "https://ai.google.dev/gemini-api/docs/rate-limits"
+
+# Field names the service knows, in both the camelCase and the snake_case spelling it accepts.
+_REQUEST_FIELDS = frozenset({
+    "model", "contents", "systemInstruction", "generationConfig", "safetySettings", "tools",
+    "toolConfig", "cachedContent", "serviceTier", "store"})
+_CONFIG_FIELDS = frozenset({
+    "stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema",
+    "responseModalities", "candidateCount", "maxOutputTokens", "temperature", "topP", "topK",
+    "seed", "presencePenalty", "frequencyPenalty", "responseLogprobs", "logprobs",
+    "enableEnhancedCivicAnswers", "speechConfig", "thinkingConfig", "imageConfig",
+    "mediaResolution"})
+_THINKING_LEVELS = ("minimal", "low", "medium", "high")
 
 
 def error_body(code: int, message: str, status: str | None = None,
                details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The service's error body."""
+    """Google's error body."""
     error: dict[str, Any] = {"code": code, "message": message,
                              "status": status or STATUS_NAMES.get(code, "UNKNOWN")}
     if details:
@@ -79,25 +132,61 @@ def gemini_fake() -> FakeProvider:
         FakeRoute(method="POST", path="/v1beta/models/{model}:streamGenerateContent",
                   handler=_stream_generate),
         FakeRoute(method="GET", path="/v1beta/models", handler=_list_models),
+        FakeRoute(method="GET", path="/v1beta/models/{model}", handler=_get_model),
     ])
 
 
+def _error(code: int, message: str, status: str | None = None,
+           details: list[dict[str, Any]] | None = None) -> FakeJSON:
+    return FakeJSON(status=code, headers=_JSON_HEADERS,
+                    body=error_body(code, message, status, details))
+
+
+def _error_info(reason: str) -> dict[str, Any]:
+    return {"@type": f"{_TYPE}ErrorInfo", "reason": reason, "domain": "googleapis.com",
+            "metadata": {"service": _SERVICE}}
+
+
+# --- keys and scripted failures ----------------------------------------------------------------
+
+
 def _refusal(call: FakeCall) -> FakeJSON | None:
-    key = call.headers.get("x-goog-api-key") or call.query.get("key")
-    if not key:
-        return FakeJSON(status=403, body=error_body(403, _NO_KEY))
-    if any(ch.isspace() for ch in key):
-        return FakeJSON(status=400, body=error_body(
-            400, "API key not valid. Please pass a valid API key.", details=[{
-                "@type": _ERROR_INFO, "reason": "API_KEY_INVALID", "domain": "googleapis.com",
-                "metadata": {"service": "generativelanguage.googleapis.com"}}]))
+    """The service's answer to a missing or malformed key; the scripted error, if any."""
+    key = call.headers.get("x-goog-api-key", call.query.get("key"))
+    if key is None:
+        if call.headers.get("authorization"):
+            return _error(401, _BEARER, details=[_error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED")])
+        return _error(403, _NO_KEY)
+    if not key or any(ch.isspace() for ch in key):
+        return _error(400, _BAD_KEY, details=[
+            _error_info("API_KEY_INVALID"),
+            {"@type": f"{_TYPE}LocalizedMessage", "locale": "en-US", "message": _BAD_KEY}])
     reply = call.reply
-    if reply.status < 400:
-        return None
-    details = [] if reply.retry_after is None else [
-        {"@type": _RETRY_INFO, "retryDelay": f"{reply.retry_after:g}s"}]
-    return FakeJSON(status=reply.status, headers=dict(reply.headers), body=error_body(
-        reply.status, reply.error_message, reply.error_type, details))
+    return _scripted_error(reply) if reply.status >= 400 else None
+
+
+def _scripted_error(reply: Reply) -> FakeJSON:
+    code, kind = reply.status, reply.error_type
+    status = kind if kind in STATUS_CODES else None
+    details: list[dict[str, Any]] = []
+    reason = kind if kind is not None and status is None else None
+    if code == 429:
+        quota = reason if reason is not None and "Per" in reason else (
+            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier")
+        reason = None if quota == reason else reason
+        details.append({"@type": f"{_TYPE}QuotaFailure", "violations": [{
+            "quotaMetric": f"{_SERVICE}/generate_content_free_tier_requests",
+            "quotaId": quota, "quotaValue": "10"}]})
+        details.append({"@type": f"{_TYPE}Help", "links": [
+            {"description": _QUOTA_MESSAGE, "url": _RATE_LIMITS}]})
+    if reason is not None:
+        details.insert(0, _error_info(reason))
+    if reply.retry_after is not None:
+        details.append({"@type": f"{_TYPE}RetryInfo", "retryDelay": f"{reply.retry_after:g}s"})
+    return _error(code, reply.error_message, status, details)
+
+
+# --- models ------------------------------------------------------------------------------------
 
 
 def _known(model: str) -> bool:
@@ -106,16 +195,50 @@ def _known(model: str) -> bool:
     return model.startswith(("gemini-", "gemma-")) or any(m.name == model for m in MODELS)
 
 
+def _not_found(model: str, method: str) -> FakeJSON:
+    return _error(404, f"models/{model} is not found for API version v1beta, or is not "
+                       f"supported for {method}. Call ListModels to see the list of available "
+                       "models and their supported methods.")
+
+
+def _model_resource(model: str) -> dict[str, Any]:
+    from agentflow_google._catalog import MODELS
+
+    info = next((m for m in MODELS if m.name == model), None)
+    words = model.split("-")
+    return {
+        "name": f"models/{model}", "version": "001",
+        "displayName": " ".join(w.capitalize() if w.isalpha() else w for w in words),
+        "description": f"Emulated {model}.",
+        "inputTokenLimit": info.context_window if info else 1_048_576,
+        "outputTokenLimit": info.max_output_tokens if info else 65_536,
+        "supportedGenerationMethods": ["generateContent", "countTokens",
+                                       "createCachedContent", "batchGenerateContent"],
+        "temperature": 1, "topP": 0.95, "topK": 64, "maxTemperature": 2, "thinking": True,
+    }
+
+
 async def _list_models(call: FakeCall) -> FakeJSON:
+    from agentflow_google._catalog import MODELS
+
     refused = _refusal(call)
     if refused is not None:
         return refused
-    from agentflow_google._catalog import MODELS
+    return FakeJSON(headers=_JSON_HEADERS,
+                    body={"models": [_model_resource(m.name) for m in MODELS]})
 
-    return FakeJSON(body={"models": [{
-        "name": f"models/{model.name}", "displayName": model.name,
-        "inputTokenLimit": model.context_window, "outputTokenLimit": model.max_output_tokens,
-        "supportedGenerationMethods": ["generateContent", "countTokens"]} for model in MODELS]})
+
+async def _get_model(call: FakeCall) -> FakeJSON:
+    refused = _refusal(call)
+    if refused is not None:
+        return refused
+    model = call.path_params["model"]
+    if ":" in model or not _known(model):
+        return _not_found(model, "getModel")
+    return FakeJSON(headers=_JSON_HEADERS, body=_model_resource(model))
+
+
+# --- generateContent ---------------------------------------------------------------------------
 
 
 async def _generate(call: FakeCall) -> FakeJSON | FakeStream:
@@ -131,125 +254,231 @@ def _serve(call: FakeCall, *, stream: bool) -> FakeJSON | FakeStream:
     if refused is not None:
         return refused
     model = call.path_params["model"]
-    method = "streamGenerateContent" if stream else "generateContent"
     if not _known(model):
-        return FakeJSON(status=404, body=error_body(
-            404, f"models/{model} is not found for API version v1beta, or is not supported "
-                 f"for {method}. Call ListModels to see the list of available models and "
-                 "their supported methods."))
+        return _not_found(model, "streamGenerateContent" if stream else "generateContent")
     body = call.json
-    problem = _problem(body)
+    if not isinstance(body, dict):
+        return _error(400, "Invalid JSON payload received. Expected an object.")
+    problem = _field_problem(body) or _contents_problem(body) or _config_problem(body)
     if problem is not None:
-        return FakeJSON(status=400, body=error_body(400, problem))
+        return _error(400, problem.message, details=problem.details())
     chunks = _answer(model, body, call.reply, stream=stream)
     if not stream:
-        return FakeJSON(body=chunks[0])
+        return FakeJSON(headers=_JSON_HEADERS, body=chunks[0])
     if call.query.get("alt") != "sse":  # without alt=sse the service streams a JSON array
-        return FakeJSON(body=chunks)
+        return FakeJSON(headers=_JSON_HEADERS, body=chunks)
     events: list[str | tuple[str, str]] = [
         json.dumps(chunk, separators=(",", ":"), ensure_ascii=False) for chunk in chunks]
-    return FakeStream(events=events, malformed_event='{"candidates": [')
+    return FakeStream(events=events, headers=_HEADERS, malformed_event='{"candidates": [')
 
 
-def _problem(body: Any) -> str | None:
-    """What the service says about an invalid request, or None."""
-    if not isinstance(body, dict):
-        return "Invalid JSON payload received. Unknown name: the body is not a JSON object."
-    contents = body.get("contents")
-    if not contents or not isinstance(contents, list):
-        return "* GenerateContentRequest.contents: contents is not specified\n"
-    for content in contents:
-        if not isinstance(content, dict) or content.get("role", "user") not in ("user", "model"):
-            return "Please use a valid role: user, model."
-        if not content.get("parts"):
-            return "* GenerateContentRequest.contents.parts: contents.parts must not be empty.\n"
-    config = body.get("generationConfig") or {}
-    for name, high in (("temperature", 2.0), ("topP", 1.0)):
-        value = config.get(name)
-        if value is not None and not 0 <= value <= high:
-            return (f"* GenerateContentRequest.generation_config.{_snake(name)}: "
-                    f"must be in the range [0, {high:g}]\n")
-    limit = config.get("maxOutputTokens")
-    if limit is not None and (type(limit) is not int or limit < 1):
-        return "* GenerateContentRequest.generation_config.max_output_tokens: must be positive\n"
-    if len(config.get("stopSequences") or ()) > 5:
-        return "* GenerateContentRequest.generation_config.stop_sequences: at most 5\n"
+@attrs.frozen
+class _Problem:
+    """A request the service refuses with 400; ``field`` for a ``BadRequest`` detail."""
+
+    message: str
+    field: str | None = None
+
+    def details(self) -> list[dict[str, Any]] | None:
+        if self.field is None:
+            return None
+        violation = {"field": self.field, "description": self.message} if self.field else {
+            "description": self.message}
+        return [{"@type": f"{_TYPE}BadRequest", "fieldViolations": [violation]}]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _get(mapping: Mapping[str, Any], camel: str) -> Any:
+    """A field in either spelling the service accepts."""
+    value = mapping.get(camel)
+    if value is None:
+        snake = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in camel)
+        value = mapping.get(snake)
+    return value
+
+
+def _unknown(mapping: Mapping[str, Any], known: frozenset[str], where: str) -> _Problem | None:
+    for name in mapping:
+        if _camel(name) not in known:
+            at = f" at '{where}'" if where else ""
+            return _Problem(f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot '
+                            "find field.", where)
     return None
 
 
-def _snake(name: str) -> str:
-    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+def _field_problem(body: dict[str, Any]) -> _Problem | None:
+    config = _get(body, "generationConfig")
+    if config is not None and not isinstance(config, dict):
+        return _Problem(f"Invalid value at 'generation_config' (type.googleapis.com/google.ai."
+                        f"generativelanguage.v1beta.GenerationConfig), {json.dumps(config)}",
+                        "generation_config")
+    return _unknown(body, _REQUEST_FIELDS, "") or (
+        _unknown(config, _CONFIG_FIELDS, "generation_config") if config else None)
 
 
-def _text(content: dict[str, Any]) -> str:
-    return " ".join(part.get("text", "") for part in content.get("parts", ())
-                    if isinstance(part, dict))
+def _contents_problem(body: dict[str, Any]) -> _Problem | None:
+    contents = body.get("contents")
+    if not contents:
+        return _Problem("* GenerateContentRequest.contents: contents is not specified\n")
+    if not isinstance(contents, list):
+        return _Problem(f"Invalid value at 'contents' (type.googleapis.com/google.ai."
+                        f"generativelanguage.v1beta.Content), {json.dumps(contents)}",
+                        "contents")
+    for index, content in enumerate(contents):
+        if not isinstance(content, dict) or content.get("role", "user") not in ("user", "model"):
+            return _Problem("Please use a valid role: user, model.")
+        parts = content.get("parts")
+        if not parts or not isinstance(parts, list):
+            return _Problem(f"* GenerateContentRequest.contents[{index}].parts: "
+                            "contents.parts must not be empty.\n")
+    return None
+
+
+def _config_problem(body: dict[str, Any]) -> _Problem | None:
+    config = _get(body, "generationConfig") or {}
+    for name, low, high in (("temperature", 0, 2), ("topP", 0, 1)):
+        value = _get(config, name)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return _invalid_value(name, value, "TYPE_FLOAT")
+        if not low <= value <= high:
+            return _Problem(f"Unable to submit request because it has a {name} value of "
+                            f"{value:g} but the supported range is from {low} (inclusive) to "
+                            f"{high + 0.0001:g} (exclusive). Update the value and try again.")
+    limit = _get(config, "maxOutputTokens")
+    if limit is not None and (type(limit) is not int or limit < 1):
+        if type(limit) is not int:
+            return _invalid_value("maxOutputTokens", limit, "TYPE_INT32")
+        return _Problem(f"Unable to submit request because it has a maxOutputTokens value of "
+                        f"{limit} but the supported range is from 1 (inclusive) to 65537 "
+                        "(exclusive). Update the value and try again.")
+    stop = _get(config, "stopSequences")
+    if stop is not None and (not isinstance(stop, list)
+                             or not all(isinstance(s, str) for s in stop)):
+        return _invalid_value("stopSequences", stop, "TYPE_STRING")
+    if stop is not None and len(stop) > 5:
+        return _Problem("Unable to submit request because it has more than 5 stop sequences. "
+                        "Remove some and try again.")
+    return _thinking_problem(_get(config, "thinkingConfig"))
+
+
+def _thinking_problem(thinking: Any) -> _Problem | None:
+    if thinking is None:
+        return None
+    if not isinstance(thinking, dict):
+        return _invalid_value("thinkingConfig", thinking, "TYPE_MESSAGE")
+    level = _get(thinking, "thinkingLevel")
+    if level is not None and str(level).lower() not in _THINKING_LEVELS:
+        return _invalid_value("thinkingConfig.thinkingLevel", level, "TYPE_ENUM")
+    budget = _get(thinking, "thinkingBudget")
+    if budget is not None and type(budget) is not int:
+        return _invalid_value("thinkingConfig.thinkingBudget", budget, "TYPE_INT32")
+    return None
+
+
+def _invalid_value(name: str, value: Any, kind: str) -> _Problem:
+    path = ".".join("".join(f"_{c.lower()}" if c.isupper() else c for c in part)
+                    for part in f"generationConfig.{name}".split("."))
+    return _Problem(f"Invalid value at '{path}' ({kind}), {json.dumps(value)}", path)
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def _text(content: Any) -> str:
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return " ".join(str(part.get("text", "")) for part in parts or ()
+                    if isinstance(part, dict) and not part.get("thought"))
+
+
+def _words(text: str) -> int:
+    return len(text.split())
 
 
 def _answer(model: str, body: dict[str, Any], reply: Reply, *,
             stream: bool) -> list[dict[str, Any]]:
-    """The response chunks (one for a plain answer)."""
+    """The answer's chunks (one for a plain answer)."""
     contents = body["contents"]
     prompt = next((_text(c) for c in reversed(contents) if c.get("role", "user") == "user"), "")
-    config = body.get("generationConfig") or {}
+    config = _get(body, "generationConfig") or {}
     text, finish = _shape(reply.text_for(prompt), config)
     finish = reply.finish_reason or finish
-    system = body.get("systemInstruction") or {}
     prompt_tokens, answer_tokens = reply.usage or (
-        sum(len(_text(c).split()) for c in contents) + len(_text(system).split()),
-        len(text.split()))
-    head = {"modelVersion": model, "responseId": secrets.token_urlsafe(16)}
-    usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": answer_tokens,
-             "totalTokenCount": prompt_tokens + answer_tokens,
-             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}]}
+        sum(_words(_text(c)) for c in contents)
+        + _words(_text(_get(body, "systemInstruction"))), _words(text))
+    thinking = _get(config, "thinkingConfig") or {}
+    thoughts = THOUGHT_TOKENS if _thinks(thinking) else 0
+    head = {"modelVersion": model, "responseId": secrets.token_urlsafe(17)}
+    opening = {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens,
+               "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}]}
     if finish.startswith("blocked:"):
-        return [{"promptFeedback": {"blockReason": finish.removeprefix("blocked:"),
-                                    "safetyRatings": _ratings(flagged=True)},
-                 "usageMetadata": {"promptTokenCount": prompt_tokens,
-                                   "totalTokenCount": prompt_tokens}, **head}]
-    if finish in _SAFETY_STOPS:
-        return [{"candidates": [{"finishReason": finish, "index": 0,
-                                 "safetyRatings": _ratings(flagged=True)}],
-                 "usageMetadata": {**usage, "candidatesTokenCount": 0,
-                                   "totalTokenCount": prompt_tokens}, **head}]
-    pieces = reply.split(text) if stream else [text]
-    if reply.error_after is not None and stream:
-        chunks = [_chunk(piece, None, None, head) for piece in pieces[:reply.error_after]]
-        return [*chunks, error_body(STATUS_CODES.get(reply.error_type or "", 503),
-                                    reply.error_message, reply.error_type or "UNAVAILABLE")]
-    pieces = pieces or [""]
-    chunks = [_chunk(piece, None, {"promptTokenCount": prompt_tokens,
-                                   "totalTokenCount": prompt_tokens}, head)
-              for piece in pieces[:-1]]
+        reason = finish.removeprefix("blocked:")
+        feedback: dict[str, Any] = {"blockReason": reason}
+        if reason == "SAFETY":
+            feedback["safetyRatings"] = _ratings()
+        return [{"promptFeedback": feedback, "usageMetadata": opening, **head}]
+    usage = {**opening, "candidatesTokenCount": answer_tokens,
+             "totalTokenCount": prompt_tokens + answer_tokens + thoughts}
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    if finish in _FILTER_STOPS:
+        candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
+        if finish == "SAFETY":
+            candidate["safetyRatings"] = _ratings()
+        usage = {**usage, "candidatesTokenCount": 0, "totalTokenCount": prompt_tokens + thoughts}
+        return [{"candidates": [candidate], "usageMetadata": usage, **head}]
+    thought: list[dict[str, Any]] = [{"text": "Thinking it over.", "thought": True}] if (
+        thoughts and _get(thinking, "includeThoughts")) else []
+    if not stream:
+        return [_chunk([*thought, {"text": text}], finish, usage, head)]
+    pieces: list[list[dict[str, Any]]] = [[{"text": piece}] for piece in reply.split(text)]
+    if thought:
+        pieces.insert(0, thought)
+    if reply.error_after is not None:
+        kept = [_chunk(parts, None, opening, head) for parts in pieces[:reply.error_after]]
+        status = reply.error_type if reply.error_type in STATUS_CODES else "UNAVAILABLE"
+        return [*kept, error_body(STATUS_CODES[status], reply.error_message, status)]
+    pieces = pieces or [[{"text": ""}]]
+    chunks = [_chunk(parts, None, opening, head) for parts in pieces[:-1]]
     chunks.append(_chunk(pieces[-1], finish, usage, head))
     return chunks
 
 
-def _chunk(text: str, finish: str | None, usage: dict[str, Any] | None,
+def _thinks(thinking: Mapping[str, Any]) -> bool:
+    if not thinking:
+        return False
+    level = _get(thinking, "thinkingLevel")
+    return _get(thinking, "thinkingBudget") != 0 and str(level).lower() != "minimal"
+
+
+def _chunk(parts: list[dict[str, Any]], finish: str | None, usage: dict[str, Any],
            head: dict[str, Any]) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"},
-                                 "index": 0}
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
     if finish is not None:
         candidate["finishReason"] = finish
-    chunk: dict[str, Any] = {"candidates": [candidate]}
-    if usage is not None:
-        chunk["usageMetadata"] = usage
-    return {**chunk, **head}
+    candidate["index"] = 0
+    return {"candidates": [candidate], "usageMetadata": usage, **head}
 
 
-def _ratings(*, flagged: bool) -> list[dict[str, Any]]:
-    return [{"category": "HARM_CATEGORY_HARASSMENT",
-             "probability": "HIGH" if flagged else "NEGLIGIBLE", "blocked": flagged},
-            {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}]
+def _ratings() -> list[dict[str, Any]]:
+    return [{"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "NEGLIGIBLE"},
+            {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
+            {"category": "HARM_CATEGORY_HARASSMENT", "probability": "HIGH", "blocked": True},
+            {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "NEGLIGIBLE"}]
 
 
-def _shape(text: str, config: dict[str, Any]) -> tuple[str, str]:
+def _shape(text: str, config: Mapping[str, Any]) -> tuple[str, str]:
     """The answer cut where a stop sequence starts or ``maxOutputTokens`` ends, and why."""
-    for sequence in config.get("stopSequences") or ():
-        at = text.find(sequence)
+    for sequence in _get(config, "stopSequences") or ():
+        at = text.find(sequence) if sequence else -1
         if at >= 0:
             text = text[:at]
-    limit = config.get("maxOutputTokens")
-    if isinstance(limit, int) and len(text.split()) > limit:
+    limit = _get(config, "maxOutputTokens")
+    if isinstance(limit, int) and _words(text) > limit:
         return " ".join(text.split()[:limit]), "MAX_TOKENS"
     return text, "STOP"
