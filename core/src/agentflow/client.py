@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from agentflow.errors import (
+    CircuitOpenError,
     HttpError,
     LLMError,
     LLMTimeoutError,
@@ -23,6 +24,8 @@ from agentflow.errors import (
     StreamingError,
     UnsupportedProviderError,
 )
+from agentflow.guards import Admission
+from agentflow.limits import estimate_tokens
 from agentflow.observability import ExecutionEvent
 from agentflow.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from agentflow.streaming import StreamingResponse
@@ -77,8 +80,13 @@ class LLMClient:
         limit = self.timeouts.total
         try:
             with anyio.fail_after(limit):
-                response = await self._send(stream=False, deadline=anyio.current_time() + limit)
-            result = self._parse(response)
+                response, admission = await self._send(
+                    stream=False, deadline=anyio.current_time() + limit)
+            try:
+                result = self._parse(response)
+                admission.settle(result.usage.total_tokens if result.usage else None)
+            finally:
+                admission.release()
         except TimeoutError as exc:
             error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
             self._emit_error(error, started)
@@ -103,7 +111,7 @@ class LLMClient:
         deadline = anyio.current_time() + limit
         try:
             with anyio.fail_after(limit):
-                response = await self._send(stream=True, deadline=deadline)
+                response, admission = await self._send(stream=True, deadline=deadline)
         except TimeoutError as exc:
             error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
             self._emit_error(error, started)
@@ -123,7 +131,9 @@ class LLMClient:
             total_timeout=lambda: self._total_timeout(limit),
             map_error=self._stream_transport_error,
             on_chunk=self._chunk_observer(started),
-            on_finish=lambda final, error: self._stream_finished(started, final, error),
+            on_finish=lambda final, error: self._stream_finished(started, final, error,
+                                                                 admission),
+            on_close=admission.release,
         )
 
     # sending ----------------------------------------------------------------------------------
@@ -139,24 +149,58 @@ class LLMClient:
                 provider=settings.provider, model=settings.name)
         return http_request
 
-    async def _send(self, *, stream: bool, deadline: float) -> httpx.Response:
+    async def _send(self, *, stream: bool,
+                    deadline: float) -> tuple[httpx.Response, Admission]:
         """Send, retrying what may succeed on a second try; return a 2xx response (for a
-        stream, with its body still to read)."""
+        stream, with its body still to read) and the rate-limit admission it holds.
+
+        Each attempt passes the provider's circuit breaker and rate limiters first.
+        """
         settings = self.settings
         client = self.runtime.pools.client_for(settings)
+        guards = self.runtime.guards
+        breaker = guards.breaker(settings)
+        limiters = guards.limiters(settings)
+        tokens = self._estimated_tokens() if any(lim.tokens for lim in limiters) else 0
         policy = RetryPolicy.of(settings)
         http_request = self._build()
         failures: list[str] = []
         attempt = 0
         while True:
             attempt += 1
+            try:
+                probe = breaker.enter() if breaker is not None else None
+            except CircuitOpenError as exc:
+                failures.append("circuit open")
+                raise _with_attempts(exc.with_context(model=settings.name), failures) from None
+            admission = await Admission.acquire(limiters, tokens)
+            if admission.waited > 0:
+                self._emit("llm.ratelimit.wait", None,
+                           {"waited_ms": round(admission.waited * 1000), "attempt": attempt})
             limits = self.timeouts.for_attempt(deadline - anyio.current_time(), stream=stream)
             http_request.extensions["timeout"] = limits.as_httpx()
-            response, error = await self._attempt(client, http_request, limits.read_kind,
-                                                  stream=stream)
+            try:
+                response, error = await self._attempt(client, http_request, limits.read_kind,
+                                                      stream=stream)
+            except BaseException:  # cancelled: nothing stays held
+                admission.release()
+                if probe is not None:
+                    probe.abandon()
+                raise
             if error is None:
                 assert response is not None
-                return response
+                if probe is not None:
+                    probe.success()
+                return response, admission
+            admission.release()
+            if probe is not None:
+                if _provider_failed(error):
+                    probe.failure(_reason(error))
+                else:
+                    probe.success()
+            if isinstance(error, RateLimitError):
+                for limiter in limiters:
+                    limiter.penalize(error.retry_after)
             failures.append(_reason(error))
             delay = policy.delay(attempt, error) if policy.is_retryable(error) else None
             if delay is None or delay >= deadline - anyio.current_time():
@@ -231,6 +275,11 @@ class LLMClient:
                                            "transfer-encoding")]
         return httpx.Response(response.status_code, headers=headers, content=b"".join(parts),
                               request=response.request, extensions=response.extensions)
+
+    def _estimated_tokens(self) -> int:
+        request = self.request
+        return estimate_tokens(sum(len(m.content) for m in request.messages),
+                               request.max_tokens)
 
     def _too_large(self, response: httpx.Response) -> ProviderError:
         return ProviderError(
@@ -321,7 +370,10 @@ class LLMClient:
         return observe
 
     def _stream_finished(self, started: float, final: StreamChunk | None,
-                         error: LLMError | None) -> None:
+                         error: LLMError | None, admission: Admission) -> None:
+        usage = final.usage if final else None
+        if usage is not None:
+            admission.settle(usage.total_tokens)
         if error is not None:
             self._emit_error(error, started)
             return
@@ -341,6 +393,15 @@ def _request_id(response: httpx.Response) -> str | None:
     headers = response.headers
     found: str | None = headers.get("x-request-id") or headers.get("request-id")
     return found
+
+
+def _provider_failed(error: LLMError) -> bool:
+    """Whether ``error`` counts against the provider's circuit: it was unreachable, timed out
+    or failed (5xx); a refusal of the request (4xx, 429 included) does not."""
+    status = error.status_code
+    if status is not None:
+        return status >= 500
+    return bool(error.retryable) or isinstance(error, LLMTimeoutError)
 
 
 def _reason(error: LLMError) -> str:

@@ -138,6 +138,11 @@ class ModelRegistry:
         entry = self._config.providers.get(provider)
         return entry.rate_limit if entry is not None else None
 
+    def model_rate_limit(self, name: str) -> RateLimitConfig | None:
+        """The configured client-side rate limits of model alias ``name`` alone, if any."""
+        model = self._config.models.get(name)
+        return model.rate_limit if model is not None else None
+
     # merging -----------------------------------------------------------------------------
 
     def _route(self, name: str) -> tuple[str, str]:

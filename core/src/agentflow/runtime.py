@@ -18,6 +18,7 @@ from agentflow.transport import PoolManager
 
 if TYPE_CHECKING:
     from agentflow.config import Config
+    from agentflow.guards import Guards
     from agentflow.observability import ExecutionEvent, MetricsCollector
     from agentflow.registry import ModelRegistry
     from agentflow.types import ModelSettings
@@ -34,6 +35,7 @@ class Runtime:
         self.collectors: list[MetricsCollector] = []
         self._config = config
         self._registry: ModelRegistry | None = None
+        self._guards: Guards | None = None
         self._failed_exporters: set[str] = set()
 
     # configuration -------------------------------------------------------------------------
@@ -52,6 +54,7 @@ class Runtime:
         """Make ``config`` the active configuration; later requests resolve against it."""
         self._config = config
         self._registry = None
+        self._guards = None
 
     @property
     def registry(self) -> ModelRegistry:
@@ -68,6 +71,28 @@ class Runtime:
     def resolve(self, name: str) -> ModelSettings:
         """The merged settings of model ``name``."""
         return self.registry.resolve(name)
+
+    @property
+    def guards(self) -> Guards:
+        """The rate limiters and circuit breakers of the active configuration."""
+        if self._guards is None:
+            from agentflow.guards import Guards
+
+            self._guards = Guards(self.registry, on_circuit_change=self._circuit_changed)
+        return self._guards
+
+    def _circuit_changed(self, provider: str, old: str, new: str) -> None:
+        if new == "open":
+            logger.warning("agentflow: the circuit of provider %s opened after repeated "
+                           "failures; requests to it fail fast for a while", provider)
+        elif new == "closed":
+            logger.info("agentflow: the circuit of provider %s closed again", provider)
+        if self.has_event_listeners():
+            from agentflow.observability import ExecutionEvent
+
+            self.emit(ExecutionEvent(event_type=f"llm.circuit.{new}",
+                                     node_id=f"provider.{provider}",
+                                     metadata={"provider": provider, "previous": old}))
 
     # events ----------------------------------------------------------------------------------
 

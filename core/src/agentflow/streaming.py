@@ -52,6 +52,7 @@ class StreamingResponse:
         map_error: Callable[[Exception], LLMError],
         on_chunk: Callable[[StreamChunk], None],
         on_finish: Callable[[StreamChunk | None, LLMError | None], None],
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self._response = response
         self._bytes = _body_iterator(response)
@@ -64,6 +65,7 @@ class StreamingResponse:
         self._map_error = map_error
         self._on_chunk = on_chunk
         self._on_finish = on_finish
+        self._on_close = on_close
         self._pending: deque[StreamChunk] = deque()
         self._finished = False
         self._closed = False
@@ -108,6 +110,8 @@ class StreamingResponse:
         self._finished = True
         if not self._closed:
             self._closed = True
+            if self._on_close is not None:
+                self._on_close()  # the rate limiter's slot, whatever happens below
             with anyio.CancelScope(shield=True):
                 close_iterator = getattr(self._bytes, "aclose", None)
                 if close_iterator is not None:
