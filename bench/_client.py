@@ -60,12 +60,28 @@ def raw_httpx() -> tuple[Ask, Stream, Callable[[], Awaitable[None]]]:
     return ask, stream, client.aclose
 
 
-def agentflow() -> tuple[Ask, Stream, Callable[[], Awaitable[None]]]:
+def agentflow(*, guarded: bool = False) -> tuple[Ask, Stream, Callable[[], Awaitable[None]]]:
+    """agentflow through the OpenAI plugin; ``guarded``: with rate limits, retries and the
+    circuit breaker configured, generously enough that none of them ever acts."""
     from agentflow.builder import LLMClientBuilder
-    from agentflow.config import Config, ProviderConfig
+    from agentflow.config import (
+        CircuitBreakerConfig,
+        Config,
+        ProviderConfig,
+        RateLimitConfig,
+        RetryConfig,
+    )
     from agentflow.runtime import Runtime
 
-    runtime = Runtime(config=Config(providers={"openai": ProviderConfig(base_url=BASE)}))
+    provider = ProviderConfig(base_url=BASE)
+    if guarded:
+        provider = ProviderConfig(
+            base_url=BASE,
+            rate_limit=RateLimitConfig(requests_per_minute=10_000_000,
+                                       tokens_per_minute=10_000_000_000, max_concurrent=5000),
+            retry_config=RetryConfig(max_retries=3, retry_delay_ms=100),
+            circuit_breaker=CircuitBreakerConfig(failure_threshold=5, cooldown_seconds=30))
+    runtime = Runtime(config=Config(providers={"openai": provider}))
 
     async def ask(prompt: str) -> str:
         return await LLMClientBuilder("gpt-4o", runtime=runtime).prompt(prompt).execute()
@@ -97,7 +113,8 @@ async def in_flight(count: int, limit: int, job: Callable[[int], Awaitable[objec
 
 
 async def measure() -> dict[str, float]:
-    ask, stream, close = raw_httpx() if SIDE == "httpx" else agentflow()
+    ask, stream, close = raw_httpx() if SIDE == "httpx" else agentflow(
+        guarded=SIDE == "guarded")
     figures: dict[str, float] = {}
     try:
         for i in range(WARM_UP):

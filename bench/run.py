@@ -1,14 +1,16 @@
 """agentflow against raw httpx, on the same fake server, in the same run (``nox -s bench``).
 
-The fake provider server runs in its own process pinned to CPU 0; each client runs in its own
-process pinned to CPU 1, so neither disturbs the other. Every figure is printed with its ratio to
-raw httpx (lower is better for times and memory):
+The fake provider server runs in its own process pinned to CPU 0, started afresh for each
+client; each client runs in its own process pinned to CPU 1, so neither disturbs the other.
+Every figure is printed with its ratio to raw httpx (lower is better for times and memory):
 
 - cold import time and RSS: ``import agentflow, agentflow_openai`` against ``import httpx``;
 - sequential request latency, median and p99 over 300 requests;
 - wall time of 1000 requests with 100 and with 1000 in flight;
 - per-chunk cost of one 2000-chunk stream, and 200 streams of 200 chunks (50 in flight);
-- peak RSS after those load phases.
+- peak RSS after those load phases;
+- the same load with rate limits, retries and the circuit breaker configured but never
+  triggered, as a ratio to agentflow without them.
 
     python bench/run.py [--quick] [--backend asyncio|trio] [--json FILE]
 
@@ -48,10 +50,14 @@ def main() -> int:
     _pin(CLIENT_CPU)
 
     imports = {side: _import_figures(side) for side in ("httpx", "agentflow")}
-    with _server() as url:
-        load = {side: _client_figures(side, url, args) for side in ("httpx", "agentflow")}
+    load = {}
+    for side in ("httpx", "agentflow", "guarded"):
+        with _server() as url:  # a fresh server each: no side inherits another's leftovers
+            load[side] = _client_figures(side, url, args)
     figures = {side: {**imports[side], **load[side]} for side in ("httpx", "agentflow")}
+    figures["guarded"] = load["guarded"]
     _print_table(figures)
+    _print_guarded(figures["agentflow"], figures["guarded"])
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
@@ -140,6 +146,21 @@ def _print_table(figures: dict[str, dict[str, float]]) -> None:
         else:
             verdict = ""
         print(f"{name:28} {raw[name]:12.1f} {ours[name]:12.1f} {ratio:7.2f}  {verdict}")
+
+
+GUARDED_TARGET = 1.05  # limits that never act may cost at most this much
+
+
+def _print_guarded(plain: dict[str, float], guarded: dict[str, float]) -> None:
+    print()
+    print(f"{'with limits, not triggered':28} {'agentflow':>12} {'guarded':>12} {'ratio':>7}"
+          "  target")
+    for name in ("latency_p50_us", "wall_100_in_flight_ms", "wall_1000_in_flight_ms",
+                 "per_chunk_us", "streams_wall_ms"):
+        ratio = guarded[name] / plain[name] if plain[name] else float("nan")
+        verdict = f"<= {GUARDED_TARGET:.2f}x: " + ("met" if ratio <= GUARDED_TARGET else
+                                                    "MISSED")
+        print(f"{name:28} {plain[name]:12.1f} {guarded[name]:12.1f} {ratio:7.2f}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -181,7 +181,7 @@ class ProviderError(LLMError):
 
 class CircuitOpenError(ProviderError):
     """The provider failed too many times in a row, so requests to it fail at once, without
-    being sent, until a cool-down ends; ``retry_at`` is when (``anyio.current_time()``'s
+    being sent, until a cool-down ends; ``retry_at`` is when (``time.monotonic()``'s
     clock) the next probe request may go. A model's ``fallbacks`` are tried meanwhile."""
 
     def __init__(self, message: str, *, retry_at: float | None = None,

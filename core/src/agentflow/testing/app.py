@@ -133,10 +133,12 @@ def _route(provider: str, route: FakeRoute) -> _Route:
 class FakeApp:
     """The ASGI application behind :class:`~agentflow.testing.FakeServer`.
 
-    ``script`` and ``requests`` are safe to use from any thread while the app serves.
+    ``script`` and ``requests`` are safe to use from any thread while the app serves. With
+    ``record=False`` no request is kept (a long-running server nobody inspects, such as
+    ``python -m agentflow.testing.server``, would otherwise grow without end).
     """
 
-    def __init__(self, providers: Iterable[FakeProvider] = ()) -> None:
+    def __init__(self, providers: Iterable[FakeProvider] = (), *, record: bool = True) -> None:
         self._mounts: dict[str, _Mount] = {}
         for fake in providers:
             mount = _mount(fake)
@@ -147,6 +149,7 @@ class FakeApp:
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Reply]] = {name: deque() for name in self._mounts}
         self._requests: list[RecordedRequest] = []
+        self._recording = record
         # Cancel scopes of the responses that wait (delays), so that stopping is immediate.
         # Touched only on the serving thread.
         self._waiting: set[anyio.CancelScope] = set()
@@ -216,6 +219,8 @@ class FakeApp:
             return queue.popleft() if queue else Reply()
 
     def _record(self, request: RecordedRequest) -> None:
+        if not self._recording:
+            return
         with self._lock:
             self._requests.append(request)
 

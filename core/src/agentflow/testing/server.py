@@ -59,8 +59,8 @@ class FakeServer:
     """
 
     def __init__(self, providers: Iterable[FakeProvider] = (), *, bind: str = "127.0.0.1",
-                 port: int = 0) -> None:
-        self.app = FakeApp(providers)
+                 port: int = 0, record: bool = True) -> None:
+        self.app = FakeApp(providers, record=record)
         self._bind = bind
         self._port = port
         self._url: str | None = None
@@ -72,7 +72,7 @@ class FakeServer:
 
     @classmethod
     def from_plugins(cls, host: PluginHost | None = None, *, bind: str = "127.0.0.1",
-                     port: int = 0) -> FakeServer:
+                     port: int = 0, record: bool = True) -> FakeServer:
         """A server with the emulation of every vendor whose plugin ``host`` has loaded.
 
         ``host`` defaults to the process-wide plugin host (the installed plugins). A plugin
@@ -83,7 +83,7 @@ class FakeServer:
             from agentflow.plugins import get_plugin_host
 
             host = get_plugin_host()
-        return cls(collect_fakes(host), bind=bind, port=port)
+        return cls(collect_fakes(host), bind=bind, port=port, record=record)
 
     # what tests use --------------------------------------------------------------------------
 
@@ -318,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="do not stop when stdin closes; only on SIGTERM or SIGINT")
     args = parser.parse_args(argv)
 
-    server = FakeServer.from_plugins(bind=args.host, port=args.port)
+    # Nobody can read the recorded requests of a server in its own process: keep none.
+    server = FakeServer.from_plugins(bind=args.host, port=args.port, record=False)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with server:
