@@ -103,3 +103,42 @@ async def test_google_api_key_wins_when_both_are_set(vendors, monkeypatch):
     monkeypatch.setenv("GOOGLE_API_KEY", "google-key")
     await AgentFlow.model("gemini-2.5-flash").prompt("hi").execute()
     assert vendors.requests[-1].headers["x-goog-api-key"] == "google-key"
+
+
+async def test_a_fallback_chain_across_vendors(fake_llm_server, monkeypatch):
+    from agentflow import ExecutionEvent
+    from agentflow.config import Defaults, ModelConfig
+
+    monkeypatch.setenv("OPENAI_API_KEY", "openai-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "anthropic-key")
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-key")
+    runtime = Runtime()
+    runtime.set_config(Config(
+        providers={name: ProviderConfig(base_url=fake_llm_server.base_url(name))
+                   for name in ("openai", "anthropic", "google")},
+        models={"main": ModelConfig(vendor="openai", model_id="gpt-4o",
+                                    fallbacks=("claude-sonnet-4-5", "gemini-2.5-flash"))},
+        defaults=Defaults(max_retries=1, retry_delay_ms=1)))
+    hops: list[ExecutionEvent] = []
+
+    class Hops:
+        def record_event(self, event):
+            if event.event_type == "llm.fallback":
+                hops.append(event)
+
+    fake_llm_server.script("openai", Reply(status=503), Reply(status=503))
+    fake_llm_server.script("anthropic", Reply(status=529), Reply(status=529))
+    fake_llm_server.script("google", Reply(text="Gemini picked it up"))
+    previous = AgentFlow.use_runtime(runtime)
+    try:
+        response = await AgentFlow.model("main").prompt("hi").with_metrics(Hops())\
+            .execute_response()
+    finally:
+        AgentFlow.use_runtime(previous)
+        await runtime.aclose()
+    assert response.text == "Gemini picked it up"
+    assert response.provider == "google"
+    assert [r.provider for r in fake_llm_server.requests] == [
+        "openai", "openai", "anthropic", "anthropic", "google"]
+    assert [(e.metadata["model"], e.metadata["fallback"]) for e in hops] == [
+        ("main", "claude-sonnet-4-5"), ("claude-sonnet-4-5", "gemini-2.5-flash")]

@@ -137,3 +137,45 @@ def test_without_read_or_idle_limits_the_total_bounds_silence():
                                             base_url="x", timeout_seconds=42))
     attempt = limits.for_attempt(42, stream=True)
     assert (attempt.read, attempt.read_kind) == (42, "total")
+
+
+@pytest.fixture
+def full_backlog():
+    """A port whose listen queue is full: new connections are neither accepted nor refused,
+    so connecting hangs, as with a host that drops packets."""
+    import contextlib
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):  # the connection is only pending
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
+async def test_connect_limit(full_backlog, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor())
+    runtime = Runtime(host=host, config=Config(
+        providers={"echo": ProviderConfig(base_url=full_backlog)},
+        defaults=Defaults(max_retries=1, retry_delay_ms=1)))
+    try:
+        with pytest.raises(LLMTimeoutError) as caught:
+            await ask(runtime).timeout(10, connect=0.2).execute()
+    finally:
+        await runtime.aclose()
+    assert caught.value.timeout_kind == "connect"
+    assert "connect_timeout_seconds" in str(caught.value)
+    assert caught.value.attempts == ("connect timeout", "connect timeout")  # it was retried

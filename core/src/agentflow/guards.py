@@ -1,8 +1,9 @@
 """The runtime's rate limiters and circuit breakers, made on first use.
 
 Limiters exist per provider entry and per model alias that configures limits, and per event
-loop (their concurrency slots belong to one loop); breakers exist per provider entry, shared by
-every loop of the process. A new configuration starts a new set.
+loop (their concurrency slots belong to one loop, and they keep time by its clock, the one
+their waits sleep on); breakers exist per provider entry, shared by every loop of the process,
+and keep time by ``time.monotonic``. A new configuration starts a new set.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import anyio
 
 from agentflow.breaker import CircuitBreaker
 from agentflow.limits import Permit, RequestLimiter
@@ -40,7 +43,7 @@ class Guards:
         limiter = self._limiters.get(key)
         if limiter is None:
             limiter = self._limiters[key] = RequestLimiter.of(
-                self._registry.rate_limit(settings.provider), clock=self._clock)
+                self._registry.rate_limit(settings.provider), clock=anyio.current_time)
         return limiter
 
     def model_limiter(self, settings: ModelSettings) -> RequestLimiter | None:
@@ -54,7 +57,7 @@ class Guards:
             if config is None:
                 self._unlimited_models.add(settings.name)
                 return None
-            limiter = self._limiters[key] = RequestLimiter.of(config, clock=self._clock)
+            limiter = self._limiters[key] = RequestLimiter.of(config, clock=anyio.current_time)
         return limiter
 
     def limiters(self, settings: ModelSettings) -> list[RequestLimiter]:

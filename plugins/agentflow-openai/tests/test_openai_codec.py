@@ -613,3 +613,19 @@ def test_no_error_message_holds_the_key():
         error = _codec.map_error(OPENAI, error_answer(status, f"echoing {KEY}"))
         assert KEY not in str(error)
         assert KEY not in repr(error)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("1s", 1.0), ("6m0s", 360.0), ("1h2m3.5s", 3723.5), ("20ms", 0.02), ("2m", 120.0),
+    ("", None), ("soon", None)])
+def test_openai_durations(text, seconds):
+    assert _codec.duration_seconds(text) == seconds
+
+
+def test_a_429_without_retry_after_waits_for_the_used_up_limit_to_reset():
+    headers = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s",
+               "x-ratelimit-remaining-tokens": "9000", "x-ratelimit-reset-tokens": "6m0s"}
+    assert _codec.retry_after_seconds(headers) == 1.5
+    headers["x-ratelimit-remaining-tokens"] = "0"
+    assert _codec.retry_after_seconds(headers) == 360.0
+    assert _codec.retry_after_seconds({"retry-after": "2", **headers}) == 2

@@ -461,7 +461,8 @@ def _redact(message: str) -> str:
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """The wait a response advises: ``retry-after-ms``, else ``Retry-After`` (seconds or an
-    HTTP date). ``None`` when there is no usable advice."""
+    HTTP date), else the ``x-ratelimit-reset-*`` time of a limit that is used up (OpenAI's
+    ``6m0s`` durations). ``None`` when there is no usable advice."""
     import math
 
     millis = headers.get("retry-after-ms")
@@ -475,12 +476,33 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
                 return max(0.0, value)
     advice = headers.get("retry-after")
     if not advice:
-        return None
+        return _reset_wait(headers)
     try:
         value = float(advice)
     except ValueError:
         return _seconds_until(advice)
     return max(0.0, value) if math.isfinite(value) else None
+
+
+def _reset_wait(headers: Mapping[str, str]) -> float | None:
+    """The longest reset among the limits (requests, tokens) whose remaining count is 0."""
+    waits = [duration_seconds(headers.get(f"x-ratelimit-reset-{limit}", ""))
+             for limit in ("requests", "tokens")
+             if headers.get(f"x-ratelimit-remaining-{limit}") == "0"]
+    found = [wait for wait in waits if wait is not None]
+    return max(found) if found else None
+
+
+def duration_seconds(text: str) -> float | None:
+    """Seconds in a duration such as ``1s``, ``6m0s``, ``1h2m3.5s`` or ``20ms``."""
+    import re
+
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:([\d.]+)s)?(?:([\d.]+)ms)?",
+                         text.strip())
+    if not text.strip() or parts is None:
+        return None
+    hours, minutes, seconds, millis = (float(part) if part else 0.0 for part in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
 
 def _seconds_until(http_date: str) -> float | None:
