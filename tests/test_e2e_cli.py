@@ -83,6 +83,40 @@ def test_run_json_gives_usage_and_finish_reason(server, config):
     assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
 
 
+def test_run_metrics_prints_the_calls_figures_to_stderr(server, config):
+    server.script("openai", Reply(text="four words right here", usage=(1000, 2000)))
+    result = agentflow("run", "-m", "house", "-c", str(config), "--metrics", "go")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "four words right here\n"  # the answer alone: pipes stay clean
+    header, row = result.stderr.splitlines()
+    assert header.split()[:3] == ["MODEL", "CALLS", "OK"]
+    cells = row.split()
+    assert cells[:4] == ["house", "1", "1", "0"]
+    assert "1000 / 2000" in row
+    # house is gpt-4o-mini: $0.15 in, $0.60 out per million tokens
+    assert row.endswith("$0.001350")
+
+
+def test_run_stream_metrics_time_the_first_token(server, config):
+    server.script("openai", Reply(text="one two three", usage=(2, 3)))
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--stream", "--metrics", "go")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "one two three\n"
+    row = result.stderr.splitlines()[1]
+    assert row.split()[:2] == ["gpt-4o", "1"]
+    assert row.count(" ms") == 2  # latency and first token both measured
+
+
+def test_run_json_metrics_are_part_of_the_json(server, config):
+    server.script("openai", Reply(text="x", usage=(3, 4)))
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--json", "--metrics", "go")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)["metrics"]
+    assert metrics["llm.model.gpt-4o.requests.total"] == 1
+    assert metrics["llm.tokens.completion"] == 4
+    assert metrics["llm.cost_usd"] == (3 * 2.50 + 4 * 10.00) / 1e6
+
+
 def test_prompt_from_stdin(server, config):
     result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "-", stdin="from stdin")
     assert result.returncode == 0, result.stderr
@@ -155,7 +189,13 @@ def test_demo_runs_every_vendor_offline():
     for vendor in ("openai", "openai_compatible", "acme"):
         assert f"== {vendor} " in result.stdout
     assert "FAILED" not in result.stdout
-    assert "requests" in result.stdout
+    table = result.stdout.split("== metrics ==\n")[1].splitlines()
+    assert table[0].split()[:2] == ["MODEL", "CALLS"]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert rows["demo-openai"].split()[1:4] == ["2", "2", "0"]
+    assert "$" in rows["demo-openai"]
+    assert rows["demo-acme"].endswith("unknown")  # the tutorial vendor publishes no price
+    assert rows["all"].split()[1] == str(2 * (len(rows) - 1))
 
 
 def test_a_broken_plugin_warns_once_and_the_command_keeps_working(tmp_path, config):

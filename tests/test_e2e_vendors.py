@@ -140,5 +140,5 @@ async def test_a_fallback_chain_across_vendors(fake_llm_server, monkeypatch):
     assert response.provider == "google"
     assert [r.provider for r in fake_llm_server.requests] == [
         "openai", "openai", "anthropic", "anthropic", "google"]
-    assert [(e.metadata["model"], e.metadata["fallback"]) for e in hops] == [
+    assert [(e.metadata["from_model"], e.metadata["to_model"]) for e in hops] == [
         ("main", "claude-sonnet-4-5"), ("claude-sonnet-4-5", "gemini-2.5-flash")]

@@ -12,6 +12,8 @@ from agentflow.config import (
     CircuitBreakerConfig,
     Defaults,
     ModelConfig,
+    ObservabilityConfig,
+    PricingConfig,
     ProviderConfig,
     RateLimitConfig,
     RetryConfig,
@@ -38,6 +40,8 @@ def table_keys(text: str, after: str = "") -> list[str]:
 
 @pytest.mark.parametrize(("cls", "heading", "after"), [
     (ModelConfig, "### `models.<alias>`", ""),
+    (PricingConfig, "### `models.<alias>`", "`models.<alias>.pricing`"),
+    (ObservabilityConfig, "### `observability`", ""),
     (ProviderConfig, "### `providers.<entry>`", ""),
     (RateLimitConfig, "### `providers.<entry>`", "`providers.<entry>.rate_limit`:"),
     (RetryConfig, "### `providers.<entry>`", "`providers.<entry>.retry_config`:"),

@@ -20,6 +20,8 @@ from agentflow.config import (
     Config,
     Defaults,
     ModelConfig,
+    ObservabilityConfig,
+    PricingConfig,
     ProviderConfig,
     RateLimitConfig,
     RetryConfig,
@@ -86,14 +88,16 @@ def test_only_known_keywords_and_types_and_every_ref_resolves(schema):
 
 
 def test_every_key_of_every_section_is_there_and_documented(schema):
-    for cls in (ModelConfig, ProviderConfig, Defaults, RateLimitConfig, RetryConfig):
+    for cls in (ModelConfig, ProviderConfig, Defaults, RateLimitConfig, RetryConfig,
+                PricingConfig, ObservabilityConfig):
         definition = schema["$defs"][cls.__name__]
         assert definition["additionalProperties"] is False
         assert list(definition["properties"]) == file_keys(cls)
         for name, prop in definition["properties"].items():
             assert len(prop["description"]) > 15, (cls.__name__, name)
         assert definition["description"]
-    assert list(schema["properties"]) == ["models", "providers", "defaults"]
+    assert list(schema["properties"]) == file_keys(Config)
+    assert list(schema["properties"])[:3] == ["models", "providers", "defaults"]
     assert "source" not in schema["properties"]
 
 

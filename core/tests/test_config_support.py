@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from agentflow.hookspecs import hookimpl
-from agentflow.types import ModelInfo, ProviderSpec
+from agentflow.types import ModelInfo, Pricing, ProviderSpec
 
 OPENAI = ProviderSpec(name="openai", default_base_url="https://api.openai.com/v1",
                       api_key_env="OPENAI_API_KEY", description="OpenAI Chat Completions")
@@ -42,7 +42,8 @@ class AcmePlugin:
     def agentflow_default_models(self) -> list[ModelInfo]:
         return [
             ModelInfo(name="acme-large", provider="acme", model_id="acme-large-2026",
-                      options={"reasoning": "high", "cache": True}),
+                      options={"reasoning": "high", "cache": True},
+                      pricing=Pricing(input_per_million=3.0, output_per_million=15.0)),
             ModelInfo(name="acme-small", provider="acme", supports_streaming=False),
             ModelInfo(name="acme-medium", provider="acme"),
             ModelInfo(name="tiny-local", provider="local", model_id="tiny:1b"),

@@ -22,6 +22,7 @@ from agentflow.config import (
     validate_config,
     validate_config_text,
 )
+from agentflow.config._fields import file_keys
 from agentflow.errors import ConfigurationError
 from agentflow.types import ModelInfo
 
@@ -334,9 +335,9 @@ class TestUnknownKeys:
         ("models:\n  m:\n    vendor: openai\n    colour: red\n",
          "agentflow.yml:4:5: models.m.colour: unknown key 'colour'; keys here are: vendor, "
          "model_id, base_url, temperature, top_p, max_tokens, supports_streaming, "
-         "timeout_seconds, fallbacks, rate_limit, options"),
+         "timeout_seconds, fallbacks, rate_limit, pricing, options"),
         ("source: elsewhere.yml\n", "agentflow.yml:1:1: source: unknown key 'source'; keys here "
-                                    "are: models, providers, defaults"),
+                                    f"are: {', '.join(file_keys(Config))}"),
     ])
     def test_unknown_keys_suggest_the_closest(self, text, expected):
         assert check(text) == [expected]

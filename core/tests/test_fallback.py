@@ -64,7 +64,7 @@ class Events:
         self.seen.append(event)
 
     def hops(self):
-        return [(e.metadata["model"], e.metadata["fallback"]) for e in self.seen
+        return [(e.metadata["from_model"], e.metadata["to_model"]) for e in self.seen
                 if e.event_type == "llm.fallback"]
 
 

@@ -10,6 +10,7 @@ from agentflow.config import (
     Config,
     Defaults,
     ModelConfig,
+    PricingConfig,
     ProviderConfig,
     RateLimitConfig,
     RetryConfig,
@@ -23,7 +24,7 @@ from agentflow.errors import (
 )
 from agentflow.plugins import PluginHost
 from agentflow.registry import ModelRegistry
-from agentflow.types import Secret
+from agentflow.types import Pricing, Secret
 
 KEY = "acme-key-0123456789"
 ENV = {"ACME_API_KEY": KEY}
@@ -148,6 +149,21 @@ class TestLayers:
         config = Config(models={"acme-large": ModelConfig(options={"cache": False, "seed": 1})})
         assert registry(host, config).resolve("acme-large").options == {
             "reasoning": "high", "cache": False, "seed": 1}
+
+    def test_pricing_model_beats_catalog_and_aliases_of_catalog_models_inherit_it(self, host):
+        config = Config(models={
+            "acme-large": ModelConfig(pricing=PricingConfig(input_per_million=1.0,
+                                                            output_per_million=2.0)),
+            "house": ModelConfig(vendor="acme", model_id="acme-large-2026"),
+            "custom": ModelConfig(vendor="acme", model_id="acme-custom")})
+        reg = registry(host, config)
+        assert reg.resolve("acme-large").pricing == Pricing(input_per_million=1.0,
+                                                            output_per_million=2.0)
+        assert reg.resolve("house").pricing == Pricing(input_per_million=3.0,
+                                                       output_per_million=15.0)
+        assert reg.resolve("custom").pricing is None
+        assert reg.resolve("acme-medium").pricing is None
+        assert registry(host).resolve("acme-large").pricing.output_per_million == 15.0
 
     def test_a_catalog_model_goes_through_the_provider_entry_named_after_its_vendor(self, host):
         config = Config(providers={"acme": ProviderConfig(base_url="https://proxy.test",

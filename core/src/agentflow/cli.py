@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--stream", action="store_true", help="print the answer as it arrives")
     run.add_argument("--json", action="store_true",
                      help="print the whole response (text, usage, finish reason) as JSON")
+    run.add_argument("--metrics", action="store_true",
+                     help="then print the call's figures (latency, tokens, cost) to stderr, "
+                          "or add them to the --json output")
     run.set_defaults(handler=_cmd_run)
 
     models = commands.add_parser("models", parents=[common], help="list usable models")
@@ -130,6 +133,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         builder.temperature(args.temperature)
     if args.max_tokens is not None:
         builder.max_tokens(args.max_tokens)
+    metrics = None
+    if args.metrics:
+        from agentflow.observability import MetricsCollector
+
+        metrics = MetricsCollector()
+        builder.with_metrics(metrics)
+
+    def figures() -> dict[str, Any]:
+        return {"metrics": metrics.get_metrics_by_prefix("llm.")} if metrics else {}
 
     async def execute() -> None:
         try:
@@ -143,18 +155,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 sys.stdout.write("\n")
                 if args.json and final is not None:
                     _print_json({"finish_reason": final.finish_reason,
-                                 "usage": _usage_dict(final.usage)})
+                                 "usage": _usage_dict(final.usage), **figures()})
             elif args.json:
                 response = await builder.execute_response()
                 _print_json({"text": response.text, "model": response.model,
                              "provider": response.provider,
                              "finish_reason": response.finish_reason,
                              "usage": _usage_dict(response.usage),
-                             "request_id": response.request_id})
+                             "request_id": response.request_id, **figures()})
             else:
                 print(await builder.execute())
         finally:
             await AgentFlow.aclose()
+            if metrics is not None and not args.json:
+                from agentflow.metrics_table import metrics_table
+
+                sys.stderr.write(metrics_table(metrics))
 
     _run_async(execute)
     return EXIT_OK

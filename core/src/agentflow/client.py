@@ -8,9 +8,8 @@ timeouts, retries, error mapping, events) happens here.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -26,7 +25,7 @@ from agentflow.errors import (
 )
 from agentflow.guards import Admission
 from agentflow.limits import estimate_tokens
-from agentflow.observability import ExecutionEvent
+from agentflow.reporting import CallReport
 from agentflow.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from agentflow.streaming import StreamingResponse
 from agentflow.timeouts import TimeoutOverrides, Timeouts
@@ -65,7 +64,7 @@ class LLMClient:
             TimeoutOverrides(total=timeout))
         self.timeouts = Timeouts.resolve(settings, overrides)
         self.collectors = tuple(collectors)
-        self._node_id = f"llm.{settings.name}"
+        self._attempts = 0
 
     # public ---------------------------------------------------------------------------------
 
@@ -75,13 +74,12 @@ class LLMClient:
 
     async def execute_response(self) -> Response:
         """Send the request and return the whole :class:`~agentflow.types.Response`."""
-        started = time.perf_counter()
-        self._emit("llm.request.start", None, {})
+        report = self._report(stream=False)
         limit = self.timeouts.total
         try:
             with anyio.fail_after(limit):
                 response, admission = await self._send(
-                    stream=False, deadline=anyio.current_time() + limit)
+                    report, stream=False, deadline=anyio.current_time() + limit)
             try:
                 result = self._parse(response)
                 admission.settle(result.usage.total_tokens if result.usage else None)
@@ -89,39 +87,43 @@ class LLMClient:
                 admission.release()
         except TimeoutError as exc:
             error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
-            self._emit_error(error, started)
+            report.failed(error)
             raise error from None
         except LLMError as exc:
-            self._emit_error(exc, started)
+            report.failed(exc)
             raise
-        usage = result.usage
-        self._emit("llm.request.complete", started, {
-            "status": response.status_code,
-            "finish_reason": result.finish_reason,
-            "prompt_tokens": usage.prompt_tokens if usage else None,
-            "completion_tokens": usage.completion_tokens if usage else None,
-        })
+        report.answered(result, status=response.status_code, attempts=self._attempts)
         return result
 
     async def execute_streaming(self) -> StreamingResponse:
         """Send the request as a stream; returns once the answer has started."""
-        started = time.perf_counter()
-        self._emit("llm.request.start", None, {"stream": True})
+        report = self._report(stream=True)
         limit = self.timeouts.total
         deadline = anyio.current_time() + limit
         try:
             with anyio.fail_after(limit):
-                response, admission = await self._send(stream=True, deadline=deadline)
+                response, admission = await self._send(report, stream=True, deadline=deadline)
         except TimeoutError as exc:
             error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
-            self._emit_error(error, started)
+            report.failed(error)
             raise error from None
         except LLMError as exc:
-            self._emit_error(exc, started)
+            report.failed(exc)
             raise
         state = StreamState(provider=self.settings.provider, model=self.settings.name,
                             request_id=_request_id(response))
-        self._emit("llm.stream.start", started, {"status": response.status_code})
+        report.stream_started(status=response.status_code, request_id=state.request_id,
+                              attempts=self._attempts)
+
+        def finished(final: StreamChunk | None, error: LLMError | None) -> None:
+            if final is not None and final.usage is not None:
+                admission.settle(final.usage.total_tokens)
+            if error is not None:
+                report.failed(error, partial_chars=len(state.text))
+            else:
+                report.stream_finished(final, text=state.text, request_id=state.request_id,
+                                       response_model=state.response_model)
+
         return StreamingResponse(
             response=response,
             parse_event=self.runtime.host.hook.agentflow_parse_stream_event,
@@ -130,11 +132,15 @@ class LLMClient:
             deadline=deadline,
             total_timeout=lambda: self._total_timeout(limit),
             map_error=self._stream_transport_error,
-            on_chunk=self._chunk_observer(started),
-            on_finish=lambda final, error: self._stream_finished(started, final, error,
-                                                                 admission),
+            on_chunk=report.chunk,
+            on_finish=finished,
             on_close=admission.release,
         )
+
+    def _report(self, *, stream: bool) -> CallReport:
+        report = CallReport(self.runtime, self.settings, self.collectors, stream=stream)
+        report.start(self.request)
+        return report
 
     # sending ----------------------------------------------------------------------------------
 
@@ -149,7 +155,7 @@ class LLMClient:
                 provider=settings.provider, model=settings.name)
         return http_request
 
-    async def _send(self, *, stream: bool,
+    async def _send(self, report: CallReport, *, stream: bool,
                     deadline: float) -> tuple[httpx.Response, Admission]:
         """Send, retrying what may succeed on a second try; return a 2xx response (for a
         stream, with its body still to read) and the rate-limit admission it holds.
@@ -168,6 +174,7 @@ class LLMClient:
         attempt = 0
         while True:
             attempt += 1
+            self._attempts = attempt
             try:
                 probe = breaker.enter() if breaker is not None else None
             except CircuitOpenError as exc:
@@ -175,8 +182,7 @@ class LLMClient:
                 raise _with_attempts(exc.with_context(model=settings.name), failures) from None
             admission = await Admission.acquire(limiters, tokens)
             if admission.waited > 0:
-                self._emit("llm.ratelimit.wait", None,
-                           {"waited_ms": round(admission.waited * 1000), "attempt": attempt})
+                report.waited(admission.waited, attempt=attempt)
             limits = self.timeouts.for_attempt(deadline - anyio.current_time(), stream=stream)
             http_request.extensions["timeout"] = limits.as_httpx()
             try:
@@ -205,9 +211,8 @@ class LLMClient:
             delay = policy.delay(attempt, error) if policy.is_retryable(error) else None
             if delay is None or delay >= deadline - anyio.current_time():
                 raise _with_attempts(error, failures)
-            self._emit("llm.retry", None, {"attempt": attempt, "reason": failures[-1],
-                                           "error_type": type(error).__name__,
-                                           "delay_ms": round(delay * 1000)})
+            report.retrying(error, attempt=attempt, reason=failures[-1], delay=delay,
+                            max_retries=settings.max_retries)
             await anyio.sleep(delay)
 
     async def _attempt(self, client: httpx.AsyncClient, http_request: httpx.Request,
@@ -338,56 +343,6 @@ class LLMClient:
             f"the {self.settings.provider} stream broke off ({type(exc).__name__}: {exc}); "
             "the text received so far is kept in .partial_text",
             provider=self.settings.provider, model=self.settings.name)
-
-    # events -------------------------------------------------------------------------------------
-
-    def _emit(self, kind: str, started: float | None, metadata: dict[str, Any]) -> None:
-        runtime = self.runtime
-        if not runtime.has_event_listeners(self.collectors):
-            return
-        metadata.update(provider=self.settings.provider, model=self.settings.name)
-        duration = None if started is None else (time.perf_counter() - started) * 1000
-        runtime.emit(ExecutionEvent(event_type=kind, node_id=self._node_id,
-                                    duration_ms=duration, metadata=metadata), self.collectors)
-
-    def _emit_error(self, error: LLMError, started: float) -> None:
-        self._emit("llm.request.error", started, {
-            "error_type": type(error).__name__, "status": error.status_code})
-
-    def _chunk_observer(self, started: float) -> Any:
-        runtime, collectors = self.runtime, self.collectors
-        if not runtime.has_event_listeners(collectors):
-            return _ignore
-        seen = 0
-
-        def observe(chunk: StreamChunk) -> None:
-            nonlocal seen
-            seen += 1
-            if seen == 1:
-                self._emit("llm.stream.first_token", started, {})
-            self._emit("llm.stream.chunk", None, {"index": seen, "is_final": chunk.is_final})
-
-        return observe
-
-    def _stream_finished(self, started: float, final: StreamChunk | None,
-                         error: LLMError | None, admission: Admission) -> None:
-        usage = final.usage if final else None
-        if usage is not None:
-            admission.settle(usage.total_tokens)
-        if error is not None:
-            self._emit_error(error, started)
-            return
-        usage = final.usage if final else None
-        self._emit("llm.stream.complete", started, {
-            "finish_reason": final.finish_reason if final else "cancelled",
-            "prompt_tokens": usage.prompt_tokens if usage else None,
-            "completion_tokens": usage.completion_tokens if usage else None,
-        })
-
-
-def _ignore(chunk: StreamChunk) -> None:
-    return None
-
 
 def _request_id(response: httpx.Response) -> str | None:
     headers = response.headers

@@ -44,7 +44,7 @@ def demo_config(server: FakeServer, host: PluginHost) -> Config:
     """A configuration that sends every emulated vendor to ``server``, one model each."""
     import attrs
 
-    from agentflow.config import ModelConfig
+    from agentflow.config import ModelConfig, PricingConfig
     from agentflow.testing.wiring import fake_config
 
     os.environ.setdefault(DEMO_KEY_ENV, "demo-key-not-a-secret")
@@ -52,14 +52,24 @@ def demo_config(server: FakeServer, host: PluginHost) -> Config:
     catalog = host.catalog()
     models = {}
     for name in server.provider_names:
-        model_id = next((m.model_id or m.name for m in catalog.values() if m.provider == name),
-                        "demo-model")
-        models[f"demo-{name}"] = ModelConfig(vendor=name, model_id=model_id)
+        # The vendor's first priced catalog model, so the metrics table can show a cost.
+        entries = [m for m in catalog.values() if m.provider == name]
+        entry = next((m for m in entries if m.pricing is not None), None) or next(
+            iter(entries), None)
+        if entry is None:
+            models[f"demo-{name}"] = ModelConfig(vendor=name, model_id="demo-model")
+            continue
+        price = entry.pricing
+        models[f"demo-{name}"] = ModelConfig(
+            vendor=name, model_id=entry.model_id or entry.name,
+            pricing=None if price is None else PricingConfig(
+                input_per_million=price.input_per_million,
+                output_per_million=price.output_per_million,
+                cached_input_per_million=price.cached_input_per_million))
     return attrs.evolve(config, models=models)
 
 
 async def _run_all(config: Config, host: PluginHost, out: TextIO) -> int:
-    from agentflow.cli import _print_table
     from agentflow.errors import LLMError
     from agentflow.observability import MetricsCollector
     from agentflow.runtime import Runtime
@@ -80,18 +90,10 @@ async def _run_all(config: Config, host: PluginHost, out: TextIO) -> int:
             out.write("\n")
     finally:
         await runtime.aclose()
-    figures = metrics.get_metrics_by_prefix("llm.")
-    _print_table(["METRIC", "VALUE"], [
-        ["requests", f"{figures.get('llm.requests.total', 0):.0f}"],
-        ["succeeded", f"{figures.get('llm.requests.success', 0):.0f}"],
-        ["latency p50 / p99", f"{figures.get('llm.latency_ms.p50', 0):.1f} ms / "
-                              f"{figures.get('llm.latency_ms.p99', 0):.1f} ms"],
-        ["time to first token p50",
-         f"{figures.get('llm.time_to_first_token_ms.p50', 0):.1f} ms"],
-        ["prompt / completion tokens",
-         f"{figures.get('llm.tokens.prompt_tokens', 0):.0f} / "
-         f"{figures.get('llm.tokens.completion_tokens', 0):.0f}"],
-    ], out)
+    from agentflow.metrics_table import metrics_table
+
+    out.write("== metrics ==\n")
+    out.write(metrics_table(metrics))
     return 1 if failures else 0
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agentflow.logs import redact
+
 __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
@@ -57,8 +59,8 @@ class LLMError(Exception):
         partial_text: str | None = None,
         retryable: bool | None = None,
     ) -> None:
-        super().__init__(message)
         self.message = message
+        super().__init__(self.message)
         self.provider = provider
         self.model = model
         self.status_code = status_code
@@ -69,6 +71,15 @@ class LLMError(Exception):
         self.retryable = retryable
         #: One entry per failed attempt (a status code or an exception name) when retried.
         self.attempts: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """What failed and what to do; a key that a vendor echoed back is redacted."""
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self._message = redact(value)
 
     def __str__(self) -> str:
         where = ", ".join(
@@ -150,7 +161,7 @@ class HttpError(LLMError):
     ) -> None:
         super().__init__(message, status_code=status_code, **context)
         self.error_type = error_type
-        self.vendor_message = vendor_message
+        self.vendor_message = None if vendor_message is None else redact(vendor_message)
 
 
 class RateLimitError(HttpError):

@@ -98,6 +98,12 @@ class AgentFlow:
             collectors.remove(collector)
 
     @classmethod
+    def include_text_in_events(cls, enabled: bool | None = True) -> None:
+        """Put prompt and answer text in execution events (``False``: leave it out; ``None``:
+        as ``observability.include_text`` in the configuration says, off by default)."""
+        cls.runtime().include_text = enabled
+
+    @classmethod
     def register_plugin(cls, plugin: object, name: str | None = None) -> str:
         """Register an in-process plugin (an object or module with ``@hookimpl`` functions)."""
         return cls.runtime().host.register(plugin, name)

@@ -13,6 +13,7 @@ its message lists what happened to each model.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from agentflow.types import ModelSettings
 
 __all__ = ["falls_back", "run_with_fallbacks"]
+
+logger = logging.getLogger("agentflow.requests")
 
 T = TypeVar("T")
 
@@ -83,8 +86,10 @@ def _summary(error: LLMError) -> str:
 
 def _emit(runtime: Runtime, collectors: Sequence[MetricsCollector], origin: str, failed: str,
           following: str, error: LLMError) -> None:
+    logger.info("model %s failed (%s); falling back to %s", failed, _summary(error), following)
     if not runtime.has_event_listeners(collectors):
         return
     runtime.emit(ExecutionEvent(event_type="llm.fallback", node_id=f"llm.{origin}", metadata={
-        "model": failed, "fallback": following, "error_type": type(error).__name__,
-        "status": error.status_code, "provider": error.provider}), collectors)
+        "model": failed, "provider": error.provider, "from_model": failed,
+        "to_model": following, "error_type": type(error).__name__,
+        "status": error.status_code}), collectors)

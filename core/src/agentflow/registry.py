@@ -31,10 +31,17 @@ from agentflow.errors import (
     ModelNotFoundError,
     UnsupportedProviderError,
 )
-from agentflow.types import ModelInfo, ModelSettings, ProviderSpec, Secret
+from agentflow.logs import remember_secret
+from agentflow.types import ModelInfo, ModelSettings, Pricing, ProviderSpec, Secret
 
 if TYPE_CHECKING:
-    from agentflow.config import CircuitBreakerConfig, Config, ModelConfig, RateLimitConfig
+    from agentflow.config import (
+        CircuitBreakerConfig,
+        Config,
+        ModelConfig,
+        PricingConfig,
+        RateLimitConfig,
+    )
     from agentflow.plugins import PluginHost
 
 __all__ = ["ModelRegistry"]
@@ -84,24 +91,64 @@ class ModelRegistry:
         if merged is None:
             merged = self._merged[name] = self._merge(name)
         settings = merged.settings
-        if not merged.key_variables:
-            return settings
-        environ = os.environ if self._environ is None else self._environ
-        variable, key = next(((name, environ.get(name)) for name in merged.key_variables
-                              if environ.get(name)), (merged.key_variables[0], None))
+        variable, key = self._key(merged, model=name)
         if not key:
-            if merged.key_required:
-                raise MissingApiKeyError(
-                    f"{unset_phrase(merged.key_variables)}: export {variable}=... or set "
-                    f"providers.{settings.provider}.api_key_env to the variable that holds "
-                    "the key", env_var=variable, provider=settings.provider, model=name)
             return settings
         cached = self._with_key.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
+        remember_secret(key)
         keyed = attrs.evolve(settings, api_key=Secret(key), api_key_env=variable)
         self._with_key[name] = (key, keyed)
         return keyed
+
+    def provider_settings(self, provider: str) -> ModelSettings:
+        """The settings of provider entry (or installed vendor) ``provider`` without a model,
+        with its API key: what every request to it shares. ``name`` and ``model_id`` are empty.
+
+        Raises what :meth:`resolve` raises, for the same reasons (never
+        :class:`ModelNotFoundError`).
+        """
+        entry = self._config.providers.get(provider)
+        vendor = entry.vendor if entry is not None and entry.vendor is not None else provider
+        spec = self._spec(vendor, provider, None)
+        defaults = self._config.defaults
+        settings = ModelSettings(
+            name="", provider=provider, vendor=vendor, model_id="",
+            base_url=_first(entry and entry.base_url, spec.default_base_url),
+            api_key_env=_first(entry and entry.api_key_env, spec.api_key_env),
+            timeout_seconds=_first(entry and entry.timeout_seconds, defaults.timeout_seconds),
+            connect_timeout_seconds=_first(entry and entry.connect_timeout_seconds,
+                                           defaults.connect_timeout_seconds),
+            allow_insecure_http=entry is not None and entry.allow_insecure_http)
+        _check_base_url(settings, "providers")
+        configured = entry.api_key_env if entry is not None else None
+        merged = _Merged(settings=settings, key_required=not spec.api_key_optional,
+                         key_variables=_key_variables(configured, spec))
+        variable, key = self._key(merged, model=None)
+        if not key:
+            return settings
+        remember_secret(key)
+        return attrs.evolve(settings, api_key=Secret(key), api_key_env=variable)
+
+    def _key(self, merged: _Merged, *, model: str | None) -> tuple[str | None, str | None]:
+        """The variable the key was found in and the key, or ``(None, None)`` when the vendor
+        needs no key and none is set.
+
+        :raises MissingApiKeyError: the vendor needs a key and every variable is unset.
+        """
+        if not merged.key_variables:
+            return None, None
+        environ = os.environ if self._environ is None else self._environ
+        variable, key = next(((name, environ.get(name)) for name in merged.key_variables
+                              if environ.get(name)), (merged.key_variables[0], None))
+        if not key and merged.key_required:
+            provider = merged.settings.provider
+            raise MissingApiKeyError(
+                f"{unset_phrase(merged.key_variables)}: export {variable}=... or set "
+                f"providers.{provider}.api_key_env to the variable that holds the key",
+                env_var=variable, provider=provider, model=model)
+        return variable, key or None
 
     def available_models(self) -> list[str]:
         """Configured aliases and the catalog models of installed vendors, sorted."""
@@ -204,17 +251,21 @@ class ModelRegistry:
                 DEFAULT_CIRCUIT_COOLDOWN_SECONDS),
             fallbacks=model.fallbacks if model is not None else (),
             allow_insecure_http=entry is not None and entry.allow_insecure_http,
+            pricing=_pricing(model and model.pricing, info or self._catalog_entry(
+                vendor, self._model_id(name, model, info))),
             options={**(info.options if info else {}), **(model.options if model else {})},
         )
         _check_base_url(settings, "models" if model and model.base_url else "providers")
-        if entry is not None and entry.api_key_env is not None:
-            variables: tuple[str, ...] = (entry.api_key_env,)
-        elif spec.api_key_env is not None:
-            variables = (spec.api_key_env, *spec.api_key_env_fallbacks)
-        else:
-            variables = ()
+        configured = entry.api_key_env if entry is not None else None
         return _Merged(settings=settings, key_required=not spec.api_key_optional,
-                       key_variables=variables)
+                       key_variables=_key_variables(configured, spec))
+
+    def _catalog_entry(self, vendor: str, model_id: str) -> ModelInfo | None:
+        """The catalog entry of ``vendor`` for the vendor's model ``model_id``, if any: an
+        alias of a catalog model (``model_id: gpt-4o-mini``) takes its price from there."""
+        return next((info for info in self._host.catalog().values()
+                     if info.provider == vendor and (info.model_id or info.name) == model_id),
+                    None)
 
     @staticmethod
     def _model_id(name: str, model: ModelConfig | None, info: ModelInfo | None) -> str:
@@ -224,7 +275,7 @@ class ModelRegistry:
             return info.model_id or info.name
         return name
 
-    def _spec(self, vendor: str, provider: str, name: str) -> ProviderSpec:
+    def _spec(self, vendor: str, provider: str, name: str | None) -> ProviderSpec:
         installed = self._host.providers()
         spec = installed.get(vendor)
         if spec is not None:
@@ -232,8 +283,9 @@ class ModelRegistry:
         names = ", ".join(sorted(installed)) or "none"
         close = did_you_mean(vendor, installed)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        user = f"model {name!r}" if name is not None else f"provider entry {provider!r}"
         raise UnsupportedProviderError(
-            f"no installed plugin provides vendor {vendor!r} (used by model {name!r}); "
+            f"no installed plugin provides vendor {vendor!r} (used by {user}); "
             f"installed vendors: {names}.{hint} To add it: pip install "
             f"agentflow-{vendor.replace('_', '-')}", provider=provider, model=name)
 
@@ -261,6 +313,25 @@ def _circuit_threshold(own: CircuitBreakerConfig | None,
         return None
     return int(_first(own and own.failure_threshold, defaults and defaults.failure_threshold,
                       DEFAULT_CIRCUIT_FAILURE_THRESHOLD))
+
+
+def _key_variables(configured: str | None, spec: ProviderSpec) -> tuple[str, ...]:
+    """The variables a provider's key may be in, first set one wins: the configured variable
+    alone, else the vendor's and its fallbacks."""
+    if configured is not None:
+        return (configured,)
+    if spec.api_key_env is not None:
+        return (spec.api_key_env, *spec.api_key_env_fallbacks)
+    return ()
+
+
+def _pricing(configured: PricingConfig | None, info: ModelInfo | None) -> Pricing | None:
+    """The model's price: the configuration's, else the catalog's, else unknown."""
+    if configured is not None:
+        return Pricing(input_per_million=configured.input_per_million,
+                       output_per_million=configured.output_per_million,
+                       cached_input_per_million=configured.cached_input_per_million)
+    return info.pricing if info is not None else None
 
 
 def _first(*values: object) -> Any:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentflow.logs import install as install_redaction
 from agentflow.plugins import PluginHost, get_plugin_host
 from agentflow.transport import PoolManager
 
@@ -30,6 +31,7 @@ class Runtime:
     """Configuration, plugins, connection pools and collectors for one process (or test)."""
 
     def __init__(self, *, host: PluginHost | None = None, config: Config | None = None) -> None:
+        install_redaction()
         self.host = host if host is not None else get_plugin_host()
         self.pools = PoolManager()
         self.collectors: list[MetricsCollector] = []
@@ -37,6 +39,7 @@ class Runtime:
         self._registry: ModelRegistry | None = None
         self._guards: Guards | None = None
         self._failed_exporters: set[str] = set()
+        self._include_text: bool | None = None
 
     # configuration -------------------------------------------------------------------------
 
@@ -96,10 +99,24 @@ class Runtime:
 
     # events ----------------------------------------------------------------------------------
 
+    @property
+    def include_text(self) -> bool:
+        """Whether events carry prompt and answer text: as set in code, else as configured."""
+        if self._include_text is not None:
+            return self._include_text
+        config = self._config
+        return config is not None and config.observability.include_text
+
+    @include_text.setter
+    def include_text(self, value: bool | None) -> None:
+        """``True``/``False`` overrides the configuration; ``None`` defers to it again."""
+        self._include_text = value
+
     def emit(self, event: ExecutionEvent, collectors: Iterable[MetricsCollector] = ()) -> None:
         """Deliver ``event`` to the given and the global collectors and to exporter plugins.
 
-        A failing exporter is logged once and skipped; it never breaks the request.
+        A failing exporter never breaks the request: its first failure is logged, and every
+        failure reaches the collectors as an ``llm.exporter.error`` event.
         """
         for collector in collectors:
             collector.record_event(event)
@@ -108,11 +125,23 @@ class Runtime:
         for impl in self.host.hook.agentflow_record_event.get_hookimpls():
             try:
                 impl.function(event=event)
-            except Exception:
-                if impl.plugin_name not in self._failed_exporters:
-                    self._failed_exporters.add(impl.plugin_name)
-                    logger.exception("metrics exporter plugin %r failed; its later failures "
-                                     "are not logged", impl.plugin_name)
+            except Exception as exc:
+                self._exporter_failed(impl.plugin_name, event, exc, collectors)
+
+    def _exporter_failed(self, plugin: str, event: ExecutionEvent, exc: Exception,
+                         collectors: Iterable[MetricsCollector]) -> None:
+        if plugin not in self._failed_exporters:
+            self._failed_exporters.add(plugin)
+            logger.error("metrics exporter plugin %r failed on a %s event (%s: %s); its later "
+                         "failures are counted, not logged", plugin, event.event_type,
+                         type(exc).__name__, exc, exc_info=exc)
+        from agentflow.observability import ExecutionEvent
+
+        failure = ExecutionEvent(event_type="llm.exporter.error", node_id=f"plugin.{plugin}",
+                                 metadata={"plugin": plugin, "event_type": event.event_type,
+                                           "error_type": type(exc).__name__})
+        for collector in (*collectors, *self.collectors):
+            collector.record_event(failure)
 
     def has_event_listeners(self, collectors: Iterable[Any] = ()) -> bool:
         """Whether anyone listens, so hot paths can skip building events nobody reads."""

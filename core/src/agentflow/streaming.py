@@ -106,8 +106,13 @@ class StreamingResponse:
         return self._state.text
 
     async def aclose(self) -> None:
-        """Stop reading and release the connection. Safe to call more than once."""
-        self._finished = True
+        """Stop reading and release the connection. Safe to call more than once.
+
+        Closing a stream before its final chunk is not an error: it ends as cancelled.
+        """
+        if not self._finished:
+            self._finished = True
+            self._on_finish(None, None)
         if not self._closed:
             self._closed = True
             if self._on_close is not None:
@@ -122,8 +127,6 @@ class StreamingResponse:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if not self._finished:
-            self._on_finish(None, None)  # the caller left early: not an error
         await self.aclose()
 
     async def _read_more(self) -> None:

@@ -83,6 +83,29 @@ class Usage:
 
 
 @attrs.frozen(kw_only=True)
+class Pricing:
+    """What a model costs, in US dollars per million tokens.
+
+    ``cached_input_per_million`` prices prompt tokens the vendor served from its cache
+    (``Usage.cached_tokens``, which are part of ``prompt_tokens``); ``None`` means the input
+    price.
+    """
+
+    input_per_million: float
+    output_per_million: float
+    cached_input_per_million: float | None = None
+
+    def cost(self, usage: Usage) -> float:
+        """The cost in dollars of a call that used ``usage``."""
+        cached = min(usage.cached_tokens or 0, usage.prompt_tokens)
+        cached_price = (self.input_per_million if self.cached_input_per_million is None
+                        else self.cached_input_per_million)
+        return ((usage.prompt_tokens - cached) * self.input_per_million
+                + cached * cached_price
+                + usage.completion_tokens * self.output_per_million) / 1_000_000
+
+
+@attrs.frozen(kw_only=True)
 class Response:
     """A complete (non-streaming) answer."""
 
@@ -140,7 +163,8 @@ class ModelInfo:
 
     ``name`` is the alias users pass to ``AgentFlow.model``; ``model_id`` the vendor's own id
     (defaults to ``name``). ``options`` holds vendor-specific flags that the vendor's own
-    request builder reads (for example OpenAI's ``max_completion_tokens``).
+    request builder reads (for example OpenAI's ``max_completion_tokens``). ``pricing`` is
+    the published price, if known; it feeds the cost figures of metrics.
     """
 
     name: str
@@ -149,6 +173,7 @@ class ModelInfo:
     context_window: int | None = None
     max_output_tokens: int | None = None
     supports_streaming: bool = True
+    pricing: Pricing | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -185,6 +210,7 @@ class ModelSettings:
     circuit_cooldown_seconds: float = 30.0
     fallbacks: tuple[str, ...] = ()
     allow_insecure_http: bool = False
+    pricing: Pricing | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -193,12 +219,14 @@ class StreamState:
     """Mutable scratch space for one stream, handed to every ``agentflow_parse_stream_event``.
 
     Plugins keep what they need between events in ``data`` (a finish reason seen before the
-    usage arrives, say). ``text`` is the answer received so far, kept by the core.
+    usage arrives, say). ``text`` is the answer received so far, kept by the core. A plugin sets
+    ``response_model`` when the stream names the model that answered.
     """
 
     provider: str
     model: str
     request_id: str | None = None
+    response_model: str | None = None
     text_parts: list[str] = attrs.field(factory=list)
     data: dict[str, Any] = attrs.field(factory=dict)
 

@@ -70,10 +70,16 @@ def setting(
     above: float | None = None,
     check: Check | None = None,
     schema: Mapping[str, Any] | None = None,
+    required: bool = False,
 ) -> Any:
-    """An attrs field that is a configuration key documented by ``doc``."""
+    """An attrs field that is a configuration key documented by ``doc``.
+
+    A ``required`` key has no default: a section that sets any key must set it.
+    """
     meta = {SETTING_KEY: Setting(doc=doc, minimum=minimum, maximum=maximum, above=above,
                                  check=check, schema=dict(schema or {}))}
+    if required:
+        return attrs.field(metadata=meta)
     if factory is not None:
         return attrs.field(factory=factory, metadata=meta)
     return attrs.field(default=default, metadata=meta)
@@ -88,6 +94,12 @@ def setting_of(field: attrs.Attribute[Any]) -> Setting | None:
 def file_keys(cls: type) -> list[str]:
     """The keys a configuration class accepts in a file, in declaration order."""
     return [field.name for field in attrs.fields(cls) if setting_of(field) is not None]
+
+
+def required_keys(cls: type) -> list[str]:
+    """The keys a configuration class cannot do without, in declaration order."""
+    return [field.name for field in attrs.fields(cls)
+            if setting_of(field) is not None and field.default is attrs.NOTHING]
 
 
 def non_empty(value: Any) -> str | None:

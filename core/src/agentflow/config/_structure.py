@@ -15,7 +15,7 @@ from typing import Any, get_args, get_origin
 
 import attrs
 
-from agentflow.config._fields import Setting, file_keys, setting_of
+from agentflow.config._fields import Setting, file_keys, required_keys, setting_of
 from agentflow.config._problems import Path, Problem, describe_value, suggestion
 from agentflow.config.models import Config
 
@@ -144,12 +144,17 @@ def _class_hook_factory(cls: type, converter: Any) -> Hook:
             overrides[field.name] = override(
                 struct_hook=_checked(converter.get_structure_hook(field.type), field.type, meta))
     inner: Hook = make_dict_structure_fn(cls, converter, **overrides)
+    required = required_keys(cls)
 
     def structure(value: Any, _: Any) -> Any:
-        if value is None:
+        if value is None and not required:
             return cls()
         if not isinstance(value, Mapping):
             raise ConfigTypeError(f"expected a mapping of settings, got {describe_value(value)}")
+        missing = [name for name in required if name not in value]
+        if missing:
+            raise ConfigValueError(f"missing {', '.join(map(repr, missing))}: "
+                                   f"{', '.join(required)} must all be set here")
         return inner(value, cls)
 
     return structure

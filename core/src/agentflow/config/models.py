@@ -18,8 +18,8 @@ from agentflow.config._fields import non_empty, setting
 from agentflow.config._secrets import api_key_env_problem
 from agentflow.config._urls import base_url_problem
 
-__all__ = ["CircuitBreakerConfig", "Config", "Defaults", "ModelConfig", "ProviderConfig",
-           "RateLimitConfig", "RetryConfig"]
+__all__ = ["CircuitBreakerConfig", "Config", "Defaults", "ModelConfig", "ObservabilityConfig",
+           "PricingConfig", "ProviderConfig", "RateLimitConfig", "RetryConfig"]
 
 _BASE_URL_SCHEMA = {"format": "uri", "pattern": "^https?://"}
 _ENV_NAME_SCHEMA = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "examples": ["OPENAI_API_KEY"]}
@@ -79,6 +79,9 @@ class ModelConfig:
         factory=tuple, check=_fallback_names, schema={"uniqueItems": True})
     rate_limit: RateLimitConfig | None = setting(  # noqa: RUF009
         "Client-side limits for this model alone, on top of its provider's.")
+    pricing: PricingConfig | None = setting(  # noqa: RUF009
+        "What this model costs, for the cost figures of metrics; overrides the catalog's "
+        "price.")
     options: Mapping[str, Any] = setting(
         "Free-form vendor options, merged over the catalog's options and passed to the "
         "vendor plugin.", factory=dict)
@@ -93,6 +96,28 @@ class RateLimitConfig:
     tokens_per_minute: int | None = setting("Most tokens (prompt + answer) per minute (> 0).",
                                             above=0)
     max_concurrent: int | None = setting("Most requests in flight at once (> 0).", above=0)
+
+
+@attrs.frozen(kw_only=True)
+class PricingConfig:
+    """A model's price in US dollars per million tokens (``models.<alias>.pricing``)."""
+
+    input_per_million: float = setting(
+        "Dollars per million prompt tokens (>= 0).", minimum=0, required=True)
+    output_per_million: float = setting(
+        "Dollars per million answer tokens (>= 0).", minimum=0, required=True)
+    cached_input_per_million: float | None = setting(
+        "Dollars per million prompt tokens served from the vendor's cache (>= 0; default: the "
+        "input price).", minimum=0)
+
+
+@attrs.frozen(kw_only=True)
+class ObservabilityConfig:
+    """What execution events carry (``observability``)."""
+
+    include_text: bool = setting(
+        "Put prompt and answer text in execution events (off by default: events go to "
+        "exporters and logs).", default=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -199,4 +224,6 @@ class Config:
     providers: Mapping[str, ProviderConfig] = setting(
         "Provider entries: endpoints that models refer to with `vendor`.", factory=dict)
     defaults: Defaults = setting("Settings for every model.", factory=Defaults)  # noqa: RUF009
+    observability: ObservabilityConfig = setting(  # noqa: RUF009
+        "What execution events carry.", factory=ObservabilityConfig)
     source: Path | None = attrs.field(default=None, eq=False)

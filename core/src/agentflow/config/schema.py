@@ -16,23 +16,13 @@ from typing import Any, Union, get_args, get_origin
 
 import attrs
 
-from agentflow.config._fields import setting_of
-from agentflow.config.models import (
-    CircuitBreakerConfig,
-    Config,
-    Defaults,
-    ModelConfig,
-    ProviderConfig,
-    RateLimitConfig,
-    RetryConfig,
-)
+from agentflow.config._fields import required_keys, setting_of
+from agentflow.config.models import Config
 from agentflow.types import ProviderSpec
 
 __all__ = ["SCHEMA_DIALECT", "config_json_schema"]
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-_CLASSES = (ModelConfig, ProviderConfig, Defaults, RateLimitConfig, RetryConfig,
-            CircuitBreakerConfig)
 _SCALARS: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
@@ -45,7 +35,7 @@ def config_json_schema(providers: Mapping[str, ProviderSpec]) -> dict[str, Any]:
     cannot follow the name to a provider entry, so an entry named like one vendor that speaks
     another is held to the first one's range here; the loader follows it).
     """
-    defs = {cls.__name__: _class_schema(cls) for cls in _CLASSES}
+    defs = {cls.__name__: _class_schema(cls) for cls in _sections(Config)}
     vendors = [_vendor_choice(spec) for _, spec in sorted(providers.items())]
     if vendors:
         defs["ProviderConfig"]["properties"]["vendor"]["anyOf"] = [*vendors, {"type": "null"}]
@@ -82,8 +72,34 @@ def _class_schema(cls: type) -> dict[str, Any]:
                 schema[keyword] = value
         schema.update(meta.schema)
         properties[field.name] = schema
-    return {"type": ["object", "null"], "description": _doc(cls),
-            "additionalProperties": False, "properties": properties}
+    schema = {"type": ["object", "null"], "description": _doc(cls),
+              "additionalProperties": False, "properties": properties}
+    required = required_keys(cls)
+    if required:
+        schema["type"] = "object"
+        schema["required"] = required
+    return schema
+
+
+def _sections(root: type) -> list[type]:
+    """Every config class reachable from ``root``'s fields (not ``root`` itself)."""
+    found: list[type] = []
+    pending = [root]
+    while pending:
+        cls = pending.pop(0)
+        attrs.resolve_types(cls)
+        for field in attrs.fields(cls):
+            for candidate in _classes_in(field.type):
+                if candidate not in found:
+                    found.append(candidate)
+                    pending.append(candidate)
+    return found
+
+
+def _classes_in(type_: Any) -> list[type]:
+    if attrs.has(type_):
+        return [type_]
+    return [cls for arg in get_args(type_) for cls in _classes_in(arg)]
 
 
 def _type_schema(type_: Any) -> dict[str, Any]:

@@ -243,7 +243,10 @@ def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk
             text = block.get("text") if block.get("type") == "text" else None
             return [StreamChunk(content=text)] if text else []
         if kind == "message_start":
-            _merge_usage(state, body["message"].get("usage"))
+            message = body["message"]
+            if isinstance(message.get("model"), str):
+                state.response_model = message["model"]
+            _merge_usage(state, message.get("usage"))
             return []
         if kind == "message_delta":
             reason = body["delta"].get("stop_reason")

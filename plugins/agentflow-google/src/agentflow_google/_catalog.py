@@ -10,6 +10,11 @@ shutdown for the end of the year (requests are then routed to ``gemini-3.8-flash
 ``gemini-3.5-flash-lite``); they stay here so that existing code keeps resolving them until
 then. ``gemini-2.5-flash-lite`` is not deprecated.
 
+Prices (US dollars per million tokens) are given only where Google's price is flat and known:
+``gemini-2.5-flash`` and ``gemini-2.5-flash-lite``; cached input is counted at the input price.
+Models priced by prompt length (``gemini-2.5-pro`` above 200,000 tokens) or without a
+confirmed price have none, so their cost is reported as unknown.
+
 Entries carry no ``options``: every model takes the same request. A configuration file may set
 these options on any Gemini model (read by :func:`agentflow_google._codec.build_request`):
 
@@ -22,7 +27,7 @@ these options on any Gemini model (read by :func:`agentflow_google._codec.build_
 
 from __future__ import annotations
 
-from agentflow.types import ModelInfo
+from agentflow.types import ModelInfo, Pricing
 
 __all__ = ["MODELS"]
 
@@ -32,16 +37,19 @@ _CONTEXT = 1_048_576
 _OUTPUT = 65_536
 
 
-def _model(name: str, context: int = _CONTEXT, output: int = _OUTPUT) -> ModelInfo:
+def _model(name: str, context: int = _CONTEXT, output: int = _OUTPUT,
+           price: tuple[float, float] | None = None) -> ModelInfo:
+    pricing = None if price is None else Pricing(input_per_million=price[0],
+                                                 output_per_million=price[1])
     return ModelInfo(name=name, provider=PROVIDER, context_window=context,
-                     max_output_tokens=output)
+                     max_output_tokens=output, pricing=pricing)
 
 
 #: The catalog, oldest family first.
 MODELS: tuple[ModelInfo, ...] = (
     _model("gemini-2.5-pro"),
-    _model("gemini-2.5-flash"),
-    _model("gemini-2.5-flash-lite"),
+    _model("gemini-2.5-flash", price=(0.30, 2.50)),
+    _model("gemini-2.5-flash-lite", price=(0.10, 0.40)),
     _model("gemini-3.1-pro-preview"),
     _model("gemini-3.1-flash-lite"),
     _model("gemini-3.5-flash-lite"),

@@ -323,6 +323,9 @@ def _stream_chunks(body: dict[str, Any], state: StreamState) -> list[StreamChunk
     response_id = body.get("responseId")
     if state.request_id is None and isinstance(response_id, str) and response_id:
         state.request_id = response_id
+    version = body.get("modelVersion")
+    if state.response_model is None and isinstance(version, str) and version:
+        state.response_model = version
     usage = body.get("usageMetadata")
     if isinstance(usage, dict):
         state.data["usage"] = usage

@@ -1,7 +1,10 @@
 """The OpenAI models that work with no configuration file (as of late 2026).
 
 Context windows and output limits are OpenAI's published figures; ``None`` where OpenAI has
-not published one (the GPT-5.6 tiers at the time of writing).
+not published one (the GPT-5.6 tiers at the time of writing). Prices are OpenAI's standard
+rates in US dollars per million tokens (input, cached input, output) as listed in late 2026,
+for prompts under the long-context threshold; a model without a confirmed price has none, so
+its cost is reported as unknown. A configuration's ``models.<alias>.pricing`` overrides them.
 
 Every entry may carry these ``options``, read by :func:`agentflow_openai._codec.build_request`
 and by the fake server's emulation (a configuration file can set the same keys under a model's
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentflow.types import ModelInfo
+from agentflow.types import ModelInfo, Pricing
 
 __all__ = ["MODELS", "model_options"]
 
@@ -44,32 +47,36 @@ _GPT5_MEDIUM_DEFAULT: dict[str, Any] = {"max_completion_tokens": True,
 
 
 def _model(name: str, context: int | None, output: int | None,
-           options: dict[str, Any] | None = None) -> ModelInfo:
+           options: dict[str, Any] | None = None,
+           price: tuple[float, float, float] | None = None) -> ModelInfo:
+    pricing = None if price is None else Pricing(
+        input_per_million=price[0], cached_input_per_million=price[1],
+        output_per_million=price[2])
     return ModelInfo(name=name, provider=PROVIDER, context_window=context,
-                     max_output_tokens=output, options=dict(options or {}))
+                     max_output_tokens=output, pricing=pricing, options=dict(options or {}))
 
 
 #: The catalog, oldest family first. ``gpt-4o`` stays first: it is the model the demo and the
 #: quick start use.
 MODELS: tuple[ModelInfo, ...] = (
-    _model("gpt-4o", 128_000, 16_384),
-    _model("gpt-4o-mini", 128_000, 16_384),
-    _model("gpt-4.1", 1_047_576, 32_768),
-    _model("gpt-4.1-mini", 1_047_576, 32_768),
-    _model("gpt-4.1-nano", 1_047_576, 32_768),
-    _model("o1", 200_000, 100_000, _O_SERIES),
-    _model("o3", 200_000, 100_000, _O_SERIES),
-    _model("o3-mini", 200_000, 100_000, _O_SERIES),
-    _model("o4-mini", 200_000, 100_000, _O_SERIES),
-    _model("gpt-5", 400_000, 128_000, _GPT5),
-    _model("gpt-5-mini", 400_000, 128_000, _GPT5),
-    _model("gpt-5-nano", 400_000, 128_000, _GPT5),
-    _model("gpt-5.1", 400_000, 128_000, _GPT5_NONE_DEFAULT),
-    _model("gpt-5.2", 400_000, 128_000, _GPT5_NONE_DEFAULT),
-    _model("gpt-5.4", 1_050_000, 128_000, _GPT5_MEDIUM_DEFAULT),
-    _model("gpt-5.4-mini", 400_000, 128_000, _GPT5_MEDIUM_DEFAULT),
-    _model("gpt-5.4-nano", 400_000, 128_000, _GPT5_MEDIUM_DEFAULT),
-    _model("gpt-5.5", 1_050_000, 128_000, _GPT5_MEDIUM_DEFAULT),
+    _model("gpt-4o", 128_000, 16_384, price=(2.50, 1.25, 10.00)),
+    _model("gpt-4o-mini", 128_000, 16_384, price=(0.15, 0.075, 0.60)),
+    _model("gpt-4.1", 1_047_576, 32_768, price=(2.00, 0.50, 8.00)),
+    _model("gpt-4.1-mini", 1_047_576, 32_768, price=(0.40, 0.10, 1.60)),
+    _model("gpt-4.1-nano", 1_047_576, 32_768, price=(0.10, 0.025, 0.40)),
+    _model("o1", 200_000, 100_000, _O_SERIES, price=(15.00, 7.50, 60.00)),
+    _model("o3", 200_000, 100_000, _O_SERIES, price=(2.00, 0.50, 8.00)),
+    _model("o3-mini", 200_000, 100_000, _O_SERIES, price=(1.10, 0.55, 4.40)),
+    _model("o4-mini", 200_000, 100_000, _O_SERIES, price=(1.10, 0.275, 4.40)),
+    _model("gpt-5", 400_000, 128_000, _GPT5, price=(1.25, 0.125, 10.00)),
+    _model("gpt-5-mini", 400_000, 128_000, _GPT5, price=(0.25, 0.025, 2.00)),
+    _model("gpt-5-nano", 400_000, 128_000, _GPT5, price=(0.05, 0.005, 0.40)),
+    _model("gpt-5.1", 400_000, 128_000, _GPT5_NONE_DEFAULT, price=(1.25, 0.125, 10.00)),
+    _model("gpt-5.2", 400_000, 128_000, _GPT5_NONE_DEFAULT, price=(1.75, 0.175, 14.00)),
+    _model("gpt-5.4", 1_050_000, 128_000, _GPT5_MEDIUM_DEFAULT, price=(2.50, 0.25, 15.00)),
+    _model("gpt-5.4-mini", 400_000, 128_000, _GPT5_MEDIUM_DEFAULT, price=(0.75, 0.075, 4.50)),
+    _model("gpt-5.4-nano", 400_000, 128_000, _GPT5_MEDIUM_DEFAULT, price=(0.20, 0.02, 1.25)),
+    _model("gpt-5.5", 1_050_000, 128_000, _GPT5_MEDIUM_DEFAULT, price=(5.00, 0.50, 30.00)),
     _model("gpt-5.6", None, None, _GPT5),  # OpenAI's alias of the Sol tier
     _model("gpt-5.6-sol", None, None, _GPT5),
     _model("gpt-5.6-terra", None, None, _GPT5),

@@ -354,6 +354,8 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
     except (KeyError, TypeError):
         return _other_event(dialect, body, state, data)
     try:
+        if state.response_model is None and isinstance(body.get("model"), str):
+            state.response_model = body["model"]
         usage = body.get("usage")
         if usage:
             state.data["usage"] = usage
