@@ -1,6 +1,6 @@
 """One side of the benchmark (raw httpx or agentflow), run in its own process by bench/run.py.
 
-    python bench/_client.py httpx|agentflow URL asyncio|trio [--quick]
+    python bench/_client.py httpx|agentflow|guarded|observed URL asyncio|trio [--quick]
 
 Prints one JSON object of figures on stdout.
 """
@@ -60,9 +60,11 @@ def raw_httpx() -> tuple[Ask, Stream, Callable[[], Awaitable[None]]]:
     return ask, stream, client.aclose
 
 
-def agentflow(*, guarded: bool = False) -> tuple[Ask, Stream, Callable[[], Awaitable[None]]]:
+def agentflow(*, guarded: bool = False,
+              observed: bool = False) -> tuple[Ask, Stream, Callable[[], Awaitable[None]]]:
     """agentflow through the OpenAI plugin; ``guarded``: with rate limits, retries and the
-    circuit breaker configured, generously enough that none of them ever acts."""
+    circuit breaker configured, generously enough that none of them ever acts; ``observed``:
+    with a MetricsCollector attached to every call, so every event is built and recorded."""
     from agentflow.builder import LLMClientBuilder
     from agentflow.config import (
         CircuitBreakerConfig,
@@ -82,6 +84,10 @@ def agentflow(*, guarded: bool = False) -> tuple[Ask, Stream, Callable[[], Await
             retry_config=RetryConfig(max_retries=3, retry_delay_ms=100),
             circuit_breaker=CircuitBreakerConfig(failure_threshold=5, cooldown_seconds=30))
     runtime = Runtime(config=Config(providers={"openai": provider}))
+    if observed:
+        from agentflow.observability import MetricsCollector
+
+        runtime.collectors.append(MetricsCollector())
 
     async def ask(prompt: str) -> str:
         return await LLMClientBuilder("gpt-4o", runtime=runtime).prompt(prompt).execute()
@@ -114,7 +120,7 @@ async def in_flight(count: int, limit: int, job: Callable[[int], Awaitable[objec
 
 async def measure() -> dict[str, float]:
     ask, stream, close = raw_httpx() if SIDE == "httpx" else agentflow(
-        guarded=SIDE == "guarded")
+        guarded=SIDE == "guarded", observed=SIDE == "observed")
     figures: dict[str, float] = {}
     try:
         for i in range(WARM_UP):

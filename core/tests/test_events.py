@@ -150,6 +150,19 @@ async def test_a_stream_tells_first_token_chunks_and_speed(runtime, server):
     assert metrics.snapshot()["llm.stream.chunks"] == 6
 
 
+async def test_collectors_alone_are_spared_an_event_per_chunk(runtime, server):
+    server.script("echo", Reply(text="a b c d", chunks=4))
+
+    class Quiet(Recorder):
+        wants_chunk_events = False
+
+    quiet = Quiet()
+    stream = await ask(runtime, "priced", "go", quiet).execute_streaming()
+    await stream.collect_all()
+    assert "llm.stream.chunk" not in quiet.types()
+    assert quiet.one("llm.stream.complete").metadata["chunks"] == 5
+
+
 async def test_retries_then_failure_tell_every_attempt(runtime, server):
     server.script("echo", *(Reply(status=500) for _ in range(3)))
     recorder, metrics = Recorder(), MetricsCollector()

@@ -95,14 +95,13 @@ def test_a_stream_the_caller_stopped_is_not_an_unpriced_answer():
 def test_stream_figures_time_to_first_token_speed_and_chunks():
     metrics = MetricsCollector()
     metrics.record_event(event("llm.stream.first_token", duration=120))
-    for index in (1, 2, 3):
-        metrics.record_event(event("llm.stream.chunk", index=index))
-    metrics.record_event(event("llm.stream.complete", duration=400,
+    metrics.record_event(event("llm.stream.complete", duration=400, chunks=3,
                                output_tokens_per_second=50.0))
+    metrics.record_event(event("llm.request.error", duration=100, chunks=2, partial_chars=9))
     figures = metrics.snapshot()
     assert math.isclose(figures["llm.time_to_first_token_ms.p50"], 120, rel_tol=0.01)
     assert math.isclose(figures["llm.output_tokens_per_second.mean"], 50.0)
-    assert figures["llm.stream.chunks"] == 3
+    assert figures["llm.stream.chunks"] == 5
 
 
 def test_retries_waits_fallbacks_circuits_and_exporter_errors():

@@ -138,7 +138,13 @@ class MetricsCollector:
     (``llm.model.gpt-4o.latency_ms.p95``) and per provider entry
     (``llm.provider.openai.errors.RateLimitError``); ``docs/observability.md`` lists them.
     Memory stays bounded however many events arrive.
+
+    It counts stream chunks from ``llm.stream.complete``, so it does not ask for an event per
+    chunk (:attr:`wants_chunk_events`).
     """
+
+    #: Calls with only such collectors listening build no ``llm.stream.chunk`` events.
+    wants_chunk_events = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -152,7 +158,6 @@ class MetricsCollector:
             "llm.stream.complete": self._answered,
             "llm.request.error": self._failed,
             "llm.stream.first_token": self._first_token,
-            "llm.stream.chunk": self._chunk,
             "llm.retry": self._retried,
             "llm.ratelimit.wait": self._waited,
             "llm.fallback": self._fell_back,
@@ -195,8 +200,11 @@ class MetricsCollector:
         cost = meta.get("cost_usd")
         speed = meta.get("output_tokens_per_second")
         cancelled = meta.get("finish_reason") == "cancelled"
+        chunks = meta.get("chunks")
         for scope in scopes:
             scope.count("requests.success")
+            if chunks:
+                scope.count("stream.chunks", chunks)
             if event.duration_ms is not None:
                 scope.observe("latency_ms", event.duration_ms)
             for key, name in _TOKEN_FIELDS:
@@ -215,7 +223,10 @@ class MetricsCollector:
         meta = event.metadata
         error = f"errors.{meta.get('error_type') or 'LLMError'}"
         limited = meta.get("status") == 429
+        chunks = meta.get("chunks")
         for scope in scopes:
+            if chunks:
+                scope.count("stream.chunks", chunks)
             scope.count("requests.failure")
             scope.count(error)
             if limited:
@@ -229,11 +240,6 @@ class MetricsCollector:
             return
         for scope in scopes:
             scope.observe("time_to_first_token_ms", event.duration_ms)
-
-    @staticmethod
-    def _chunk(scopes: tuple[_Scope, ...], event: ExecutionEvent) -> None:
-        for scope in scopes:
-            scope.count("stream.chunks")
 
     @staticmethod
     def _retried(scopes: tuple[_Scope, ...], event: ExecutionEvent) -> None:

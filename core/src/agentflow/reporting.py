@@ -32,8 +32,8 @@ _call_ids = itertools.count(1)
 class CallReport:
     """The events and log lines of one call (one model; a fallback hop is a new call)."""
 
-    __slots__ = ("_base", "_chunks", "_first_token_at", "_runtime", "active", "call_id",
-                 "collectors", "settings", "started")
+    __slots__ = ("_base", "_chunk_events", "_chunks", "_first_token_at", "_runtime", "active",
+                 "call_id", "collectors", "settings", "started")
 
     def __init__(self, runtime: Runtime, settings: ModelSettings,
                  collectors: Sequence[MetricsCollector], *, stream: bool) -> None:
@@ -41,6 +41,7 @@ class CallReport:
         self.settings = settings
         self.collectors = collectors
         self.active = runtime.has_event_listeners(collectors)
+        self._chunk_events = self.active and stream and runtime.wants_chunk_events(collectors)
         self.call_id = f"call-{next(_call_ids)}"
         self.started = time.perf_counter()
         self._base: dict[str, Any] = {
@@ -87,6 +88,7 @@ class CallReport:
                      "request_id": error.request_id}
             if partial_chars is not None:
                 extra["partial_chars"] = partial_chars
+                extra["chunks"] = self._chunks
             self._emit("llm.request.error", extra)
 
     def retrying(self, error: LLMError, *, attempt: int, reason: str, delay: float,
@@ -122,7 +124,7 @@ class CallReport:
             self._first_token_at = time.perf_counter()
             if self.active:
                 self._emit("llm.stream.first_token", {})
-        if self.active:
+        if self._chunk_events:
             self._emit("llm.stream.chunk", {"index": self._chunks, "chars": len(chunk.content),
                                             "is_final": chunk.is_final}, timed=False)
 

@@ -143,6 +143,15 @@ class Runtime:
         for collector in (*collectors, *self.collectors):
             collector.record_event(failure)
 
+    def wants_chunk_events(self, collectors: Iterable[Any] = ()) -> bool:
+        """Whether anyone listens to ``llm.stream.chunk``: exporter plugins always do; a
+        collector may say it does not (``wants_chunk_events = False``, as MetricsCollector,
+        which counts chunks from ``llm.stream.complete``), which spares an event per chunk."""
+        if self.host.hook.agentflow_record_event.get_hookimpls():
+            return True
+        return any(getattr(collector, "wants_chunk_events", True)
+                   for collector in (*collectors, *self.collectors))
+
     def has_event_listeners(self, collectors: Iterable[Any] = ()) -> bool:
         """Whether anyone listens, so hot paths can skip building events nobody reads."""
         return bool(self.collectors or list(collectors)
