@@ -185,3 +185,24 @@ def test_exact_totals_under_concurrent_threads(threads):
     assert figures["llm.latency_ms.count"] == threads * 1000
     assert figures["llm.model.m0.requests.success"] == threads // 2 * 1000
     assert figures["llm.requests.in_flight"] == 0
+
+
+def test_the_table_has_a_row_per_model_and_says_unknown_costs():
+    from agentflow.metrics_table import metrics_rows, metrics_table
+
+    metrics = MetricsCollector()
+    assert metrics_table(metrics) == ""
+    metrics.record_event(event("llm.request.start", model="gpt-4.1"))
+    metrics.record_event(event("llm.request.complete", model="gpt-4.1", duration=12.5,
+                               prompt_tokens=3, completion_tokens=4, cost_usd=0.5))
+    metrics.record_event(event("llm.request.start", model="mystery"))
+    metrics.record_event(event("llm.request.complete", model="mystery", duration=2.0,
+                               cost_usd=None))
+    rows = {row[0]: row for row in metrics_rows(metrics)}
+    assert list(rows) == ["gpt-4.1", "mystery", "all"]
+    assert rows["gpt-4.1"][1:4] == ["1", "1", "0"]
+    assert rows["gpt-4.1"][6] == "3 / 4"
+    assert rows["gpt-4.1"][-1] == "$0.5000"
+    assert rows["mystery"][-1] == "unknown"
+    assert rows["all"][-1] == "$0.5000 + 1 unpriced"
+    assert metrics_table(metrics).splitlines()[0].split()[:2] == ["MODEL", "CALLS"]

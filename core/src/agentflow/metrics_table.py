@@ -30,8 +30,12 @@ def metrics_rows(collector: MetricsCollector) -> list[list[str]]:
 
 
 def metrics_table(collector: MetricsCollector) -> str:
-    """The rows of :func:`metrics_rows` under :data:`HEADERS`, in aligned columns."""
-    table = [HEADERS, *metrics_rows(collector)]
+    """The rows of :func:`metrics_rows` under :data:`HEADERS`, in aligned columns; empty when
+    no call was recorded."""
+    rows = metrics_rows(collector)
+    if not rows:
+        return ""
+    table = [HEADERS, *rows]
     widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
                      .rstrip() for row in table) + "\n"
