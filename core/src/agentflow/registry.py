@@ -251,8 +251,9 @@ class ModelRegistry:
                 DEFAULT_CIRCUIT_COOLDOWN_SECONDS),
             fallbacks=model.fallbacks if model is not None else (),
             allow_insecure_http=entry is not None and entry.allow_insecure_http,
-            pricing=_pricing(model and model.pricing, info or self._catalog_entry(
-                vendor, self._model_id(name, model, info))),
+            pricing=_pricing(model.pricing if model is not None else None,
+                             info or self._catalog_entry(vendor,
+                                                         self._model_id(name, model, info))),
             options={**(info.options if info else {}), **(model.options if model else {})},
         )
         _check_base_url(settings, "models" if model and model.base_url else "providers")
