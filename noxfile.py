@@ -51,7 +51,8 @@ def _project_name(path: str) -> str:
 
 
 # Tools are pinned; runtime dependencies are not (the distributions declare ranges).
-TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
+# trustme makes the throwaway certificate authority of the TLS-failure health check tests.
+TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0", "trustme==1.2.1"]
 LINT_TOOLS = ["ruff==0.17.6"]
 TYPE_TOOLS = ["mypy==2.4.1", "pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import pytest
 from echo_vendor import EchoVendor
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentflow import HttpError, LLMClientBuilder
+from agentflow import HttpError, LLMClientBuilder, logs
 from agentflow.config import Config, Defaults, ProviderConfig
 from agentflow.logs import REDACTED, install, redact, remember_secret
 from agentflow.plugins import PluginHost
@@ -42,15 +43,36 @@ secret_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_si
                       max_size=40)
 
 
+@contextmanager
+def remembered(secret):
+    """Remember ``secret`` for the block only: other tests must not see random words redacted."""
+    saved = (set(logs._secrets), logs._secrets_pattern)
+    remember_secret(secret)
+    try:
+        yield
+    finally:
+        logs._secrets, logs._secrets_pattern = saved
+
+
 @given(secret=secret_text, before=st.text(max_size=30), after=st.text(max_size=30))
 def test_a_remembered_key_never_survives_whatever_surrounds_it(secret, before, after):
-    remember_secret(secret)
-    assert secret not in redact(before + secret + after + secret)
+    with remembered(secret):
+        assert secret not in redact(before + secret + after + secret)
 
 
-def test_records_of_agentflow_loggers_are_redacted_when_made(caplog):
+def test_short_values_are_not_remembered():
+    with remembered("seconds"):
+        assert redact("timeout_seconds") == "timeout_seconds"
+
+
+@pytest.fixture
+def own_key():
+    with remembered("my-very-own-key-value"):
+        yield
+
+
+def test_records_of_agentflow_loggers_are_redacted_when_made(caplog, own_key):
     install()
-    remember_secret("my-very-own-key-value")
     caplog.set_level(logging.DEBUG)
     logging.getLogger("agentflow.some.plugin").warning(
         "failed with %s and %r", "my-very-own-key-value", {"auth": "Bearer abcdefgh12345678"})

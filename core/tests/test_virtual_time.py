@@ -43,7 +43,7 @@ def answers(monkeypatch):
         return httpx.Response(200, json={"text": "done", "model": body["model"],
                                          "finish": "stop", "usage": [1, 1]})
 
-    monkeypatch.setattr(agentflow.transport, "_new_client", lambda: httpx.AsyncClient(
+    monkeypatch.setattr(agentflow.transport, "_new_client", lambda *_: httpx.AsyncClient(
         transport=httpx.MockTransport(handle)))
     monkeypatch.setenv("ECHO_API_KEY", "test-key")
     return script, seen

@@ -42,7 +42,7 @@ _installed = False
 def remember_secret(value: str) -> None:
     """Redact ``value`` from every agentflow log record from now on."""
     global _secrets_pattern
-    if len(value) < 4 or value in _secrets:
+    if len(value) < 8 or value in _secrets:  # no real key is shorter; short words would go
         return
     with _lock:
         _secrets.add(value)

@@ -38,8 +38,10 @@ if TYPE_CHECKING:
     from agentflow.config import (
         CircuitBreakerConfig,
         Config,
+        Defaults,
         ModelConfig,
         PricingConfig,
+        ProviderConfig,
         RateLimitConfig,
     )
     from agentflow.plugins import PluginHost
@@ -120,7 +122,8 @@ class ModelRegistry:
             timeout_seconds=_first(entry and entry.timeout_seconds, defaults.timeout_seconds),
             connect_timeout_seconds=_first(entry and entry.connect_timeout_seconds,
                                            defaults.connect_timeout_seconds),
-            allow_insecure_http=entry is not None and entry.allow_insecure_http)
+            allow_insecure_http=entry is not None and entry.allow_insecure_http,
+            **_transport(entry, defaults))
         _check_base_url(settings, "providers")
         configured = entry.api_key_env if entry is not None else None
         merged = _Merged(settings=settings, key_required=not spec.api_key_optional,
@@ -251,6 +254,7 @@ class ModelRegistry:
                 DEFAULT_CIRCUIT_COOLDOWN_SECONDS),
             fallbacks=model.fallbacks if model is not None else (),
             allow_insecure_http=entry is not None and entry.allow_insecure_http,
+            **_transport(entry, defaults),
             pricing=_pricing(model.pricing if model is not None else None,
                              info or self._catalog_entry(vendor,
                                                          self._model_id(name, model, info))),
@@ -324,6 +328,12 @@ def _key_variables(configured: str | None, spec: ProviderSpec) -> tuple[str, ...
     if spec.api_key_env is not None:
         return (spec.api_key_env, *spec.api_key_env_fallbacks)
     return ()
+
+
+def _transport(entry: ProviderConfig | None, defaults: Defaults) -> dict[str, Any]:
+    """TLS trust and proxy use: the provider entry's, else the defaults'."""
+    return {"ca_bundle": _first(entry and entry.ca_bundle, defaults.ca_bundle),
+            "trust_env": bool(_first(entry and entry.trust_env, defaults.trust_env))}
 
 
 def _pricing(configured: PricingConfig | None, info: ModelInfo | None) -> Pricing | None:

@@ -44,15 +44,20 @@ class PoolManager:
     """Hands out the shared ``httpx.AsyncClient`` of each provider and closes them all."""
 
     def __init__(self) -> None:
-        self._clients: dict[tuple[str, object], httpx.AsyncClient] = {}
+        # (provider, event loop, ca_bundle, trust_env) -> its pool
+        self._clients: dict[tuple[str, object, str | None, bool], httpx.AsyncClient] = {}
 
     def client_for(self, settings: ModelSettings) -> httpx.AsyncClient:
-        """The pooled client of ``settings.provider`` for the running event loop."""
-        key = (settings.provider, current_loop_token())
+        """The pooled client of ``settings.provider`` for the running event loop.
+
+        A provider whose TLS or proxy settings change (a reloaded configuration) gets a new
+        pool; requests still running on the old one finish there.
+        """
+        key = (settings.provider, current_loop_token(), settings.ca_bundle, settings.trust_env)
         client = self._clients.get(key)
         if client is None or client.is_closed:
             self._forget_dead_loops()
-            client = self._clients[key] = _new_client()
+            client = self._clients[key] = _new_client(settings.ca_bundle, settings.trust_env)
         return client
 
     def _forget_dead_loops(self) -> None:
@@ -67,7 +72,7 @@ class PoolManager:
         token = current_loop_token()
         clients, self._clients = self._clients, {}
         with anyio.CancelScope(shield=True):
-            for (_, owner), client in clients.items():
+            for (_, owner, *_), client in clients.items():
                 if owner is token:
                     await client.aclose()
 
@@ -76,32 +81,51 @@ class PoolManager:
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context for every pool: building one costs tens of milliseconds."""
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS context: certifi's public roots, or the CA certificates in
+    ``ca_bundle``. Cached: building one costs tens of milliseconds. Verification of the
+    certificate and of the host name is never turned off."""
     import ssl
 
-    import certifi
+    if ca_bundle is None:
+        import certifi
 
-    return ssl.create_default_context(cafile=certifi.where())
+        ca_bundle = certifi.where()
+    return ssl.create_default_context(cafile=ca_bundle)
 
 
 def _open() -> bool:
     return False
 
 
-def _new_client() -> httpx.AsyncClient:
+def _new_client(ca_bundle: str | None = None, trust_env: bool = False) -> httpx.AsyncClient:
     import httpx
 
     return httpx.AsyncClient(
-        verify=_tls_context(),
+        verify=tls_context(ca_bundle),
         limits=httpx.Limits(
             max_connections=MAX_CONNECTIONS,
             max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
         ),
-        # Proxies and netrc from the environment only when a config opts in (issue: trust_env).
-        trust_env=False,
+        # Proxy variables (and netrc) only when the configuration opts in with trust_env.
+        trust_env=trust_env,
         follow_redirects=False,
     )
+
+
+def _is_certificate_failure(exc: BaseException) -> bool:
+    """Whether a connection failed because the server's certificate was not trusted."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore's error, which wraps ssl's
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+                seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 #: What to raise, per kind of timeout: the setting that governs it.
@@ -139,6 +163,13 @@ def map_transport_error(exc: Exception, settings: ModelSettings, *, read_kind: s
             f"{what} talking to {where} ({kind} limit); raise {_TIMEOUT_SETTINGS[kind]} "
             "if the provider is just slow",
             timeout_kind=kind,
+            **context,
+        )
+    if isinstance(exc, httpx.ConnectError) and _is_certificate_failure(exc):
+        return ProviderError(
+            f"the TLS certificate of {where} could not be verified ({exc}); if the provider "
+            "uses a private CA or you are behind a proxy that inspects TLS, set "
+            f"providers.{settings.provider}.ca_bundle to its CA certificates",
             **context,
         )
     if isinstance(exc, httpx.ConnectError):

@@ -186,6 +186,8 @@ class ModelSettings:
     format; they differ when, for example, two OpenAI-compatible servers are configured.
     ``read_timeout_seconds`` ``None`` means the total limit; ``stream_idle_timeout_seconds``
     ``None`` means none. ``circuit_failure_threshold`` ``None`` turns the breaker off.
+    ``ca_bundle`` is an absolute path to the PEM certificates that verify the provider (``None``:
+    the public roots of certifi); ``trust_env`` lets proxy variables of the environment apply.
     """
 
     name: str
@@ -210,6 +212,8 @@ class ModelSettings:
     circuit_cooldown_seconds: float = 30.0
     fallbacks: tuple[str, ...] = ()
     allow_insecure_http: bool = False
+    ca_bundle: str | None = None
+    trust_env: bool = False
     pricing: Pricing | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
 

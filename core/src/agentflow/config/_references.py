@@ -9,6 +9,7 @@ the structuring step reports them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from agentflow.config._problems import Anchor, Problem, did_you_mean, suggestion
@@ -44,6 +45,38 @@ def check_http(data: Mapping[Any, Any]) -> list[Problem]:
         problems += _http_problem(_str(model, "base_url"), allowed, ref or "<name>",
                                   ("models", alias, "base_url"))
     return problems
+
+
+def check_ca_bundles(data: Mapping[Any, Any], folder: Path) -> list[Problem]:
+    """Each ``ca_bundle`` must be a readable PEM file of certificates (relative paths are
+    taken from ``folder``, the configuration file's)."""
+    places: list[tuple[tuple[Any, ...], Any]] = [
+        (("providers", name, "ca_bundle"), entry.get("ca_bundle"))
+        for name, entry in _section(data, "providers").items()]
+    defaults = data.get("defaults")
+    if isinstance(defaults, Mapping):
+        places.append((("defaults", "ca_bundle"), defaults.get("ca_bundle")))
+    problems = []
+    for path, value in places:
+        if isinstance(value, str) and value.strip():
+            message = ca_bundle_problem(folder / value)
+            if message:
+                problems.append(Problem(path, message))
+    return problems
+
+
+def ca_bundle_problem(path: Path) -> str | None:
+    """What makes ``path`` unusable as a CA bundle, or None."""
+    import ssl
+
+    if not path.is_file():
+        return f"no such file: {path.resolve()}"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return (f"{path.resolve()} is not a PEM file of CA certificates "
+                f"({getattr(exc, 'reason', None) or exc})")
+    return None
 
 
 def _http_problem(url: str | None, allowed: bool, provider: str,

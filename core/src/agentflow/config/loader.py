@@ -46,7 +46,8 @@ def validate_config(
         without ``vendor`` must be in it.
     :raises ConfigurationError: when the file cannot be read at all.
     """
-    return _analyse(_read(path), str(path), providers, catalog, environ)[1]
+    return _analyse(_read(path), str(path), providers, catalog, environ,
+                    base_dir=Path(path).parent)[1]
 
 
 def validate_config_text(
@@ -78,8 +79,10 @@ def load_config(
 
     :raises ConfigurationError: listing every located error, with ``.issues`` set.
     """
-    config = load_config_text(_read(path), source_name=str(path), providers=providers,
-                              environ=environ, catalog=catalog)
+    config, report = _analyse(_read(path), str(path), providers, catalog, environ,
+                              base_dir=Path(path).parent)
+    if config is None or not report.is_valid:
+        raise _error(report)
     return attrs.evolve(config, source=Path(path))
 
 
@@ -91,7 +94,8 @@ def load_config_text(
     environ: Mapping[str, str] | None = None,
     catalog: Mapping[str, ModelInfo] | None = None,
 ) -> Config:
-    """:func:`load_config` for text (tests, embedded configurations)."""
+    """:func:`load_config` for text (tests, embedded configurations); relative paths in it
+    are taken from the working directory."""
     config, report = _analyse(text, source_name, providers, catalog, environ)
     if config is None or not report.is_valid:
         raise _error(report)
@@ -128,8 +132,11 @@ def _analyse(
     providers: Mapping[str, ProviderSpec] | None,
     catalog: Mapping[str, ModelInfo] | None,
     environ: Mapping[str, str] | None,
+    *,
+    base_dir: Path | None = None,
 ) -> tuple[Config | None, ValidationReport]:
     env = os.environ if environ is None else environ
+    folder = Path.cwd() if base_dir is None else base_dir
     try:
         data, source, problems = parse_yaml(text)
     except YamlSyntaxError as exc:
@@ -148,11 +155,25 @@ def _analyse(
     config, found = structure_config(data)
     problems += found
     problems += _references.check_http(data)
+    problems += _references.check_ca_bundles(data, folder)
     problems += _references.check_fallbacks(data, catalog)
     if providers is not None:
         problems += _references.check_vendors(data, providers, catalog)
         problems += _references.check_api_keys(data, providers, env)
+    if config is not None:
+        config = _absolute_paths(config, folder)
     return config, _report(file, problems, source)
+
+
+def _absolute_paths(config: Config, folder: Path) -> Config:
+    """``ca_bundle`` paths made absolute, as the file meant them: relative to its folder."""
+    def absolute(path: str | None) -> str | None:
+        return None if path is None else str((folder / path).resolve())
+
+    providers = {name: attrs.evolve(entry, ca_bundle=absolute(entry.ca_bundle))
+                 for name, entry in config.providers.items()}
+    defaults = attrs.evolve(config.defaults, ca_bundle=absolute(config.defaults.ca_bundle))
+    return attrs.evolve(config, providers=providers, defaults=defaults)
 
 
 def _report(file: str, problems: list[Problem], source: SourceMap) -> ValidationReport:

@@ -41,6 +41,10 @@ def _max_tokens(doc: str) -> Any:
     return setting(doc, above=0)
 
 
+def _ca_bundle(doc: str) -> Any:
+    return setting(doc, check=non_empty, schema={"examples": ["certs/corporate-ca.pem"]})
+
+
 def _read_timeout(doc: str) -> Any:
     return setting(doc, above=0)
 
@@ -176,6 +180,13 @@ class ProviderConfig:
     allow_insecure_http: bool = setting(
         "Allow plain http to a host other than this machine (sends the key unencrypted).",
         default=False)
+    ca_bundle: str | None = _ca_bundle(
+        "PEM file of the certificates that verify this provider's TLS certificate, for private "
+        "CAs and inspecting proxies (relative to this file's folder). Verification itself is "
+        "never turned off.")
+    trust_env: bool | None = setting(
+        "Use proxies from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY in the environment "
+        "(default: defaults.trust_env, off).")
     # setting() returns an attrs field, not a shared default value (RUF009 cannot know that).
     rate_limit: RateLimitConfig | None = setting("Client-side rate limits.")  # noqa: RUF009
     retry_config: RetryConfig | None = setting("Retry policy for this provider.")  # noqa: RUF009
@@ -206,6 +217,12 @@ class Defaults:
         "Longest wait before a retry in milliseconds (>= 0).", default=60_000, minimum=0)
     circuit_breaker: CircuitBreakerConfig | None = setting(  # noqa: RUF009
         "Circuit breaker of every provider.")
+    ca_bundle: str | None = _ca_bundle(
+        "PEM file of the certificates that verify every provider's TLS certificate (relative "
+        "to this file's folder; default: the public roots of certifi).")
+    trust_env: bool = setting(
+        "Use proxies from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY in the environment.",
+        default=False)
     temperature: float | None = _temperature("Default sampling temperature, 0 to 2.")
     top_p: float | None = _top_p("Default nucleus sampling probability mass, 0 to 1.")
     max_tokens: int | None = _max_tokens("Default most tokens per answer (> 0).")
