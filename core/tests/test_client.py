@@ -237,9 +237,11 @@ async def test_events_reach_collectors_and_exporter_plugins(runtime):
     runtime.host.register(Exporter())
     metrics = MetricsCollector()
     await ask(runtime).prompt("hi").with_metrics(metrics).execute()
-    assert [e.event_type for e in seen] == ["llm.request.start", "llm.request.complete"]
-    assert seen[1].node_id == "llm.echo-1"
-    assert seen[1].metadata["prompt_tokens"] == 1
+    assert [e.event_type for e in seen] == ["audit.key.access", "llm.request.start",
+                                            "llm.request.complete"]
+    assert seen[0].metadata["variable"] == "ECHO_API_KEY"
+    assert seen[2].node_id == "llm.echo-1"
+    assert seen[2].metadata["prompt_tokens"] == 1
     assert "test-key" not in repr(seen)
     assert metrics.snapshot()["llm.requests.success"] == 1
 

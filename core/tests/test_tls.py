@@ -22,7 +22,7 @@ from agentflow.runtime import Runtime
 class EchoHandler(BaseHTTPRequestHandler):
     """Answers the echo vendor's POST /v1/generate."""
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         answer = json.dumps({"text": "over TLS", "model": body["model"], "finish": "stop",
                              "usage": [1, 2]}).encode()
@@ -152,7 +152,7 @@ def test_a_missing_or_unusable_ca_bundle_is_a_located_error(tmp_path):
         f"no such file: {tmp_path.resolve() / 'missing.pem'}")
     assert found[("defaults.ca_bundle", 5, 14)].startswith(
         f"{tmp_path.resolve() / 'notes.pem'} is not a PEM file of CA certificates")
-    with pytest.raises(ConfigurationError, match="missing.pem"):
+    with pytest.raises(ConfigurationError, match=r"missing\.pem"):
         load_config(path)
 
 

@@ -191,14 +191,15 @@ class LLMClientBuilder:
     async def _run(self, action: Callable[[LLMClient], Awaitable[T]]) -> T:
         """``action`` on a client for the model, then for its fallbacks while they fail."""
         runtime = self._runtime_in_use()
-        primary = runtime.resolve(self._model)
+        registry = runtime.registry  # the configuration this call runs on, to its end
+        primary = registry.resolve(self._model)
         if not primary.fallbacks:
             return await action(self._client(runtime, primary))
         from agentflow.fallback import run_with_fallbacks
 
         return await run_with_fallbacks(
             runtime, primary, lambda settings: action(self._client(runtime, settings)),
-            self._collectors)
+            self._collectors, resolve=registry.resolve)
 
     def _request(self, settings: ModelSettings, runtime: Runtime) -> Request:
         messages: list[Message] = []

@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
                                         help="print the JSON Schema of the configuration file")
     schema.set_defaults(handler=_cmd_config_schema)
 
+    doctor = commands.add_parser(
+        "doctor", parents=[common],
+        help="check that each configured provider answers and accepts its key")
+    doctor.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                        help="limit of each check in seconds (default 10)")
+    doctor.add_argument("--slow-after", type=float, default=2.0, metavar="S",
+                        help="an answer slower than this is reported as slow (default 2)")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(handler=_cmd_doctor)
+
     demo = commands.add_parser(
         "demo", parents=[common],
         help="run every installed vendor against the built-in fake server (offline)")
@@ -224,6 +234,13 @@ def _cmd_config_schema(args: argparse.Namespace) -> int:
 
     _print_json(config_json_schema(get_plugin_host().providers()))
     return EXIT_OK
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from agentflow.doctor import run_doctor
+
+    _init(args)
+    return run_doctor(timeout=args.timeout, slow_after=args.slow_after, as_json=args.json)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

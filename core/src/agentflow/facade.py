@@ -7,16 +7,20 @@ configuration, the plugins, the HTTP pools and globally attached metrics collect
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
+
+import anyio
 
 from agentflow.builder import LLMClientBuilder
 from agentflow.runtime import Runtime
 
 if TYPE_CHECKING:
     from agentflow.config import ValidationReport
+    from agentflow.health import ProviderHealth
     from agentflow.observability import MetricsCollector
+    from agentflow.reload import ConfigWatcher
 
 __all__ = ["AgentFlow"]
 
@@ -63,6 +67,45 @@ class AgentFlow:
         cls.runtime().load_config(path)
 
     @classmethod
+    async def reload_config(cls, path: PathLike | None = None) -> None:
+        """Read the configuration file again (``path``, else the active one's) and swap it in.
+
+        Calls already running finish on their settings; later calls use the new ones. Pools,
+        rate limiters and circuit breakers of unchanged providers are kept. An invalid file
+        raises :class:`~agentflow.errors.ConfigurationError` and changes nothing.
+        """
+        cls.runtime().reload_config(path)
+
+    @classmethod
+    @asynccontextmanager
+    async def watch_config(cls, path: PathLike | None = None, *,
+                           interval: float = 1.0) -> AsyncIterator[ConfigWatcher]:
+        """``async with AgentFlow.watch_config():`` reloads the configuration file whenever
+        it changes, checking every ``interval`` seconds, until the block ends.
+
+        Watches ``path``, else the active configuration's file. An edit that does not validate
+        is refused (the audit log says why) and the configuration in force stays.
+        """
+        from agentflow.errors import ConfigurationError
+        from agentflow.reload import ConfigWatcher
+
+        runtime = cls.runtime()
+        if path is None:
+            config = runtime.config
+            if config is None or config.source is None:
+                raise ConfigurationError(
+                    "no configuration file to watch: pass a path, or load one first with "
+                    "AgentFlow.init_with_config(path)")
+            path = config.source
+        watcher = ConfigWatcher(runtime, path, interval=interval)
+        async with anyio.create_task_group() as group:
+            group.start_soon(watcher.run)
+            try:
+                yield watcher
+            finally:
+                group.cancel_scope.cancel()
+
+    @classmethod
     def model(cls, name: str) -> LLMClientBuilder:
         """Start a request to model ``name`` (a configured alias or a catalog model)."""
         return LLMClientBuilder(name)
@@ -82,6 +125,21 @@ class AgentFlow:
 
         host = cls.runtime().host
         return validate_config(path, providers=host.providers(), catalog=host.catalog())
+
+    @classmethod
+    async def check_providers(cls, *, timeout: float = 10.0, slow_after: float = 2.0,
+                              providers: Iterable[str] | None = None) -> list[ProviderHealth]:
+        """Check, concurrently, that each configured provider answers and accepts its key.
+
+        One :class:`~agentflow.health.ProviderHealth` per provider (``status``, ``usable``,
+        ``latency_ms``, ``detail``); a failing provider is a result, never an exception. Each
+        check is bounded by ``timeout`` seconds; an answer slower than ``slow_after`` is
+        ``slow`` (still usable). With nothing configured, every installed vendor is checked.
+        """
+        from agentflow.health import check_providers
+
+        return await check_providers(cls.runtime(), timeout=timeout, slow_after=slow_after,
+                                     providers=providers)
 
     @classmethod
     def attach_metrics(cls, collector: MetricsCollector) -> None:

@@ -46,8 +46,14 @@ async def run_with_fallbacks(
     primary: ModelSettings,
     call: Callable[[ModelSettings], Awaitable[T]],
     collectors: Sequence[MetricsCollector] = (),
+    resolve: Callable[[str], ModelSettings] | None = None,
 ) -> T:
-    """``call(settings)`` for ``primary``, then for each of its fallbacks while they fail."""
+    """``call(settings)`` for ``primary``, then for each of its fallbacks while they fail.
+
+    Fallbacks are resolved with ``resolve`` (the registry the call started with, so a
+    configuration reloaded meanwhile does not change a call half way), else the runtime's.
+    """
+    resolve = resolve or runtime.resolve
     try:
         return await call(primary)
     except LLMError as error:
@@ -59,7 +65,7 @@ async def run_with_fallbacks(
     for name in primary.fallbacks:
         _emit(runtime, collectors, primary.name, current, name, last)
         try:
-            return await call(runtime.resolve(name))
+            return await call(resolve(name))
         except LLMError as error:
             last = error
             history.append(f"{name}: {_summary(error)}")

@@ -3,7 +3,8 @@
 Limiters exist per provider entry and per model alias that configures limits, and per event
 loop (their concurrency slots belong to one loop, and they keep time by its clock, the one
 their waits sleep on); breakers exist per provider entry, shared by every loop of the process,
-and keep time by ``time.monotonic``. A new configuration starts a new set.
+and keep time by ``time.monotonic``. A new configuration starts a new set, adopting the
+limiters and breakers whose settings it did not change.
 """
 
 from __future__ import annotations
@@ -87,9 +88,32 @@ class Guards:
                 on_change=changed)
         return breaker
 
+    def adopt(self, previous: Guards) -> None:
+        """Take over ``previous``'s limiters and breakers whose settings this configuration
+        did not change, with their state (tokens spent, slots in use, an open circuit): a
+        reload must not reset the limits of a provider it did not touch."""
+        old, new = previous._registry, self._registry
+        for key, limiter in previous._limiters.items():
+            kind, name, _ = key
+            same = (old.rate_limit(name) == new.rate_limit(name) if kind == "provider"
+                    else old.model_rate_limit(name) == new.model_rate_limit(name))
+            if same:
+                self._limiters[key] = limiter
+        old_defaults = old.config.defaults.circuit_breaker
+        new_defaults = new.config.defaults.circuit_breaker
+        for provider, breaker in previous._breakers.items():
+            if (old_defaults == new_defaults
+                    and _breaker_config(old, provider) == _breaker_config(new, provider)):
+                self._breakers[provider] = breaker
+
     def breakers(self) -> list[CircuitBreaker]:
         """Every breaker made so far."""
         return list(self._breakers.values())
+
+
+def _breaker_config(registry: ModelRegistry, provider: str) -> object:
+    entry = registry.config.providers.get(provider)
+    return entry.circuit_breaker if entry is not None else None
 
 
 class Admission:

@@ -10,7 +10,8 @@ Three kinds of hooks:
 * *collect* hooks (``agentflow_register_providers``, ``agentflow_default_models``,
   ``agentflow_fake_routes``) are called on every plugin and their lists are concatenated;
 * *first-result* hooks (``agentflow_build_request``, ``agentflow_parse_response``,
-  ``agentflow_parse_stream_event``, ``agentflow_map_error``) take a ``provider`` name and are
+  ``agentflow_parse_stream_event``, ``agentflow_map_error``, ``agentflow_check_provider``) take
+  a ``provider`` name and are
   answered by the plugin that owns that provider: every other plugin returns ``None``.
   Cross-cutting plugins (redaction, auditing, extra headers) take part by declaring
   ``@hookimpl(wrapper=True)`` on the same hooks;
@@ -135,6 +136,26 @@ def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | N
         the core maps the status itself.
 
     First-result hook.
+    """
+
+
+@hookspec(firstresult=True)
+def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
+    """Give the cheapest authenticated request of the vendor's API, for health checks.
+
+    :param provider: the vendor name (``settings.vendor``). Return ``None`` if it is not yours.
+    :param settings: the provider's settings without a model (``name`` and ``model_id`` are
+        empty): base URL, API key (a :class:`~agentflow.types.Secret`, or ``None`` when the
+        vendor's key is optional and unset), vendor options.
+    :returns: an ``httpx.Request`` that proves the key and the endpoint work and costs no
+        tokens, usually listing models (``GET {base_url}/models``) with the key sent the way
+        requests send it. ``agentflow doctor`` and ``AgentFlow.check_providers()`` send it
+        through the provider's pooled client with a time limit, and read the answer: a 2xx
+        with a JSON body is healthy; 401, 403 and 400 (how Gemini refuses a key) mean the key
+        was rejected; any other status is reported with the vendor's words from
+        ``agentflow_map_error``.
+
+    First-result hook. A plugin without it is reported as ``unsupported`` (not checked).
     """
 
 

@@ -17,7 +17,7 @@ means a new registry.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -68,10 +68,13 @@ class ModelRegistry:
     """
 
     def __init__(self, config: Config, host: PluginHost, *,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 on_key_access: Callable[..., None] | None = None) -> None:
         self._config = config
         self._host = host
         self._environ = environ
+        #: Told of every key read: ``provider``, ``variable``, ``secret``, ``model`` (keywords).
+        self._on_key_access = on_key_access
         self._merged: dict[str, _Merged] = {}
         self._with_key: dict[str, tuple[str, ModelSettings]] = {}
 
@@ -145,6 +148,9 @@ class ModelRegistry:
         environ = os.environ if self._environ is None else self._environ
         variable, key = next(((name, environ.get(name)) for name in merged.key_variables
                               if environ.get(name)), (merged.key_variables[0], None))
+        if key and self._on_key_access is not None:
+            self._on_key_access(provider=merged.settings.provider, variable=variable,
+                                secret=key, model=model)
         if not key and merged.key_required:
             provider = merged.settings.provider
             raise MissingApiKeyError(

@@ -7,17 +7,20 @@ tests and embedders may build their own.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentflow.errors import LLMError
 from agentflow.logs import install as install_redaction
 from agentflow.plugins import PluginHost, get_plugin_host
 from agentflow.transport import PoolManager
 
 if TYPE_CHECKING:
+    from agentflow.audit import AuditTrail
     from agentflow.config import Config
     from agentflow.guards import Guards
     from agentflow.observability import ExecutionEvent, MetricsCollector
@@ -40,35 +43,83 @@ class Runtime:
         self._guards: Guards | None = None
         self._failed_exporters: set[str] = set()
         self._include_text: bool | None = None
+        self._audit: AuditTrail | None = None
 
     # configuration -------------------------------------------------------------------------
 
+    @property
+    def config(self) -> Config | None:
+        """The active configuration (``None`` until one is loaded or first needed)."""
+        return self._config
+
     def load_config(self, path: str | os.PathLike[str] | None) -> Config:
         """Load and validate ``path`` (or the discovered file) and make it the active config."""
+        config, digest = self._read_config(path)
+        self.set_config(config, text_sha256=digest)
+        return config
+
+    def reload_config(self, path: str | os.PathLike[str] | None = None) -> Config:
+        """Read the configuration again (``path``, else the active one's file, else the
+        discovered one) and swap it in at once.
+
+        Calls already running finish on the settings they started with; later calls use the
+        new ones. Rate limiters, circuit breakers and connection pools of providers whose
+        settings did not change are kept, with their state. An invalid file changes nothing:
+        :class:`~agentflow.errors.ConfigurationError` lists its located errors.
+        """
+        if path is None and self._config is not None:
+            path = self._config.source
+        try:
+            config, digest = self._read_config(path)
+        except LLMError as exc:
+            issues = getattr(exc, "issues", ())
+            self.audit.config_rejected(Path(path) if path else Path("."), len(issues) or 1,
+                                       str(issues[0]) if issues else exc.message)
+            raise
+        self.set_config(config, text_sha256=digest, reload=True)
+        return config
+
+    def _read_config(self, path: str | os.PathLike[str] | None) -> tuple[Config, str | None]:
         from agentflow.config import Config, discover_config_path, load_config
 
         found = Path(path) if path is not None else discover_config_path()
-        config = Config() if found is None else load_config(
-            found, providers=self.host.providers(), catalog=self.host.catalog())
-        self.set_config(config)
-        return config
+        if found is None:
+            return Config(), None
+        config = load_config(found, providers=self.host.providers(),
+                             catalog=self.host.catalog())
+        digest = hashlib.sha256(found.read_bytes()).hexdigest() if found.is_file() else None
+        return config, digest
 
-    def set_config(self, config: Config) -> None:
-        """Make ``config`` the active configuration; later requests resolve against it."""
-        self._config = config
-        self._registry = None
-        self._guards = None
+    def set_config(self, config: Config, *, text_sha256: str | None = None,
+                   reload: bool = False) -> None:
+        """Make ``config`` the active configuration; later requests resolve against it.
+
+        The new registry and guards are built before the swap, so no request ever sees half
+        of a change.
+        """
+        from agentflow.guards import Guards
+
+        registry = self._new_registry(config)
+        guards = Guards(registry, on_circuit_change=self._circuit_changed)
+        if self._guards is not None:
+            guards.adopt(self._guards)
+        self._config, self._registry, self._guards = config, registry, guards
+        self.audit.config_loaded(config, text_sha256=text_sha256, reload=reload)
+
+    def _new_registry(self, config: Config) -> ModelRegistry:
+        from agentflow.registry import ModelRegistry
+
+        return ModelRegistry(config, self.host, on_key_access=self.audit.key_accessed)
 
     @property
     def registry(self) -> ModelRegistry:
         """The model registry of the active configuration (discovered on first use)."""
         if self._registry is None:
-            from agentflow.registry import ModelRegistry
-
             if self._config is None:
                 self.load_config(None)
-            assert self._config is not None
-            self._registry = ModelRegistry(self._config, self.host)
+            else:
+                self._registry = self._new_registry(self._config)
+        assert self._registry is not None
         return self._registry
 
     def resolve(self, name: str) -> ModelSettings:
@@ -83,6 +134,15 @@ class Runtime:
 
             self._guards = Guards(self.registry, on_circuit_change=self._circuit_changed)
         return self._guards
+
+    @property
+    def audit(self) -> AuditTrail:
+        """Where key accesses and configuration loads are recorded."""
+        if self._audit is None:
+            from agentflow.audit import AuditTrail
+
+            self._audit = AuditTrail(self)
+        return self._audit
 
     def _circuit_changed(self, provider: str, old: str, new: str) -> None:
         if new == "open":

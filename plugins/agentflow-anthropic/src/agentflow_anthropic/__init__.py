@@ -84,6 +84,13 @@ def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | N
 
 
 @hookimpl
+def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
+    if provider != NAME:
+        return None
+    return _codec.models_request(settings)
+
+
+@hookimpl
 def agentflow_fake_routes() -> list[FakeProvider]:
     from agentflow_anthropic._fake import anthropic_fake
 

@@ -40,6 +40,7 @@ __all__ = [
     "ErrorBody",
     "build_request",
     "messages_url",
+    "models_request",
     "normalise_stop_reason",
     "parse_response",
     "parse_stream_event",
@@ -144,6 +145,21 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     return httpx.Request("POST", messages_url(settings.base_url), headers=headers,
                          content=content)
+
+
+def models_request(settings: ModelSettings) -> httpx.Request:
+    """``GET {base_url}/v1/models?limit=1`` with the key: the health check (authenticated,
+    no tokens)."""
+    import httpx
+
+    base = settings.base_url.rstrip("/")
+    url = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
+    headers = {"accept": "application/json",
+               "anthropic-version": str(settings.options.get("anthropic_version", API_VERSION)),
+               "user-agent": USER_AGENT}
+    if settings.api_key is not None:
+        headers["x-api-key"] = settings.api_key.reveal()
+    return httpx.Request("GET", url, params={"limit": 1}, headers=headers)
 
 
 # --- answers -----------------------------------------------------------------------------------

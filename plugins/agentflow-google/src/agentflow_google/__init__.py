@@ -82,6 +82,11 @@ def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | N
 
 
 @hookimpl
+def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
+    return _codec.models_request(settings) if provider == NAME else None
+
+
+@hookimpl
 def agentflow_fake_routes() -> list[FakeProvider]:
     from agentflow_google._fake import gemini_fake
 

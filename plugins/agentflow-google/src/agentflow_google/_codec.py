@@ -49,6 +49,7 @@ __all__ = [
     "EventLike",
     "build_request",
     "model_url",
+    "models_request",
     "normalise_finish_reason",
     "parse_response",
     "parse_stream_event",
@@ -139,6 +140,23 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     return httpx.Request("POST", model_url(settings.base_url, request.model,
                                            stream=request.stream),
                          headers=headers, content=content)
+
+
+def models_request(settings: ModelSettings) -> httpx.Request:
+    """``GET {base}/v1beta/models?pageSize=1`` with the key in ``x-goog-api-key``: the health
+    check (authenticated, no tokens). The base URL's API version and query are kept."""
+    import httpx
+
+    base, _, query = settings.base_url.partition("?")
+    base = base.rstrip("/")
+    if not _VERSION.fullmatch(base.rsplit("/", 1)[-1]):
+        base = f"{base}/{API_VERSION}"
+    headers = {"accept": "application/json", "user-agent": USER_AGENT}
+    key = settings.api_key.reveal().strip() if settings.api_key is not None else ""
+    if key:
+        headers["x-goog-api-key"] = key
+    params = "&".join(part for part in ("pageSize=1", query) if part)
+    return httpx.Request("GET", f"{base}/models?{params}", headers=headers)
 
 
 def _generation_config(request: Request, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -127,6 +127,12 @@ def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | N
 
 
 @hookimpl
+def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
+    dialect = DIALECTS.get(provider)
+    return None if dialect is None else _codec.models_request(dialect, settings)
+
+
+@hookimpl
 def agentflow_fake_routes() -> list[FakeProvider]:
     from agentflow_moonshot._fake import moonshot_fakes
 

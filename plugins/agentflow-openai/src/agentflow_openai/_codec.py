@@ -56,6 +56,7 @@ __all__ = [
     "error_from_status",
     "excerpt",
     "map_error",
+    "models_request",
     "normalise_finish_reason",
     "parse_response",
     "parse_stream_event",
@@ -206,6 +207,18 @@ def build_request(dialect: Dialect, request: Request, settings: ModelSettings) -
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     return httpx.Request("POST", chat_completions_url(settings.base_url), headers=headers,
                          content=content)
+
+
+def models_request(dialect: Dialect, settings: ModelSettings) -> httpx.Request:
+    """``GET {base_url}/models`` with the key: the health check (authenticated, no tokens)."""
+    import httpx
+
+    base, mark, query = settings.base_url.partition("?")
+    headers = {"accept": "application/json", "user-agent": dialect.user_agent}
+    key = settings.api_key.reveal() if settings.api_key is not None else ""
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    return httpx.Request("GET", f"{base.rstrip('/')}/models{mark}{query}", headers=headers)
 
 
 class _Options:

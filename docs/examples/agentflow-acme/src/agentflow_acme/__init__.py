@@ -9,6 +9,9 @@ Acme's wire format::
          "tokens": {"in": 3, "out": 5}}
     4xx/5xx {"problem": "what went wrong"}
 
+    GET {base_url}/models             header x-acme-key: <key>     (the health check)
+    200 {"models": [{"id": "acme-large-2026-01"}]}
+
 With ``"stream": true`` the answer is server-sent events: ``event: delta`` with
 ``{"text": "..."}``, then one ``event: done`` with ``{"stop_reason", "tokens"}``; a failure
 mid-stream ends it with ``event: error`` and ``{"problem": "...", "status": 503}``.
@@ -126,6 +129,16 @@ def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | N
     except (ValueError, KeyError, TypeError):
         problem = response.text[:200]
     return _error(response.status_code, problem, response.headers)
+
+
+@hookimpl
+def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
+    if provider != NAME:
+        return None
+    import httpx
+
+    headers = {"x-acme-key": settings.api_key.reveal()} if settings.api_key else {}
+    return httpx.Request("GET", settings.base_url.rstrip("/") + "/models", headers=headers)
 
 
 @hookimpl

@@ -15,21 +15,38 @@ from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeS
 
 
 def acme_fake() -> FakeProvider:
-    return FakeProvider(provider="acme", base_path="/v1",
-                        routes=[FakeRoute(method="POST", path="/complete", handler=complete)])
+    return FakeProvider(provider="acme", base_path="/v1", routes=[
+        FakeRoute(method="POST", path="/complete", handler=complete),
+        FakeRoute(method="GET", path="/models", handler=models),
+    ])
 
 
-async def complete(call: FakeCall) -> FakeJSON | FakeStream:
-    reply = call.reply
-    headers = {"x-request-id": f"acme-{uuid.uuid4().hex[:12]}"}
+def _refusal(call: FakeCall, headers: dict[str, str]) -> FakeJSON | None:
+    """401 without a key; the scripted error status, if any; None to go on."""
     if not call.headers.get("x-acme-key"):
         return FakeJSON(status=401, body={"problem": "missing x-acme-key header"},
                         headers=headers)
+    reply = call.reply
     if reply.status >= 400:
         if reply.retry_after is not None:
             headers["retry-after"] = f"{reply.retry_after:g}"
         return FakeJSON(status=reply.status, body={"problem": reply.error_message},
                         headers=headers)
+    return None
+
+
+async def models(call: FakeCall) -> FakeJSON:
+    headers = {"x-request-id": f"acme-{uuid.uuid4().hex[:12]}"}
+    return _refusal(call, headers) or FakeJSON(
+        headers=headers, body={"models": [{"id": "acme-large-2026-01"}]})
+
+
+async def complete(call: FakeCall) -> FakeJSON | FakeStream:
+    reply = call.reply
+    headers = {"x-request-id": f"acme-{uuid.uuid4().hex[:12]}"}
+    refused = _refusal(call, headers)
+    if refused is not None:
+        return refused
     request = call.json
     prompt = next((m["text"] for m in reversed(request["input"]) if m["role"] == "user"), "")
     text, stop_reason = _shape(reply.text_for(prompt), request)
