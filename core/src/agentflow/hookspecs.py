@@ -15,7 +15,8 @@ Three kinds of hooks:
   answered by the plugin that owns that provider: every other plugin returns ``None``.
   Cross-cutting plugins (redaction, auditing, extra headers) take part by declaring
   ``@hookimpl(wrapper=True)`` on the same hooks;
-* *notify* hooks (``agentflow_record_event``) are called on every plugin and return nothing.
+* *notify* hooks (``agentflow_record_event``, ``agentflow_configure``) are called on every
+  plugin and return nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pluggy
 if TYPE_CHECKING:
     import httpx
 
+    from agentflow.config import Config
     from agentflow.errors import LLMError
     from agentflow.observability import ExecutionEvent
     from agentflow.sse import ServerSentEvent
@@ -156,6 +158,19 @@ def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Re
         ``agentflow_map_error``.
 
     First-result hook. A plugin without it is reported as ``unsupported`` (not checked).
+    """
+
+
+@hookspec
+def agentflow_configure(config: Config) -> None:
+    """Be told that ``config`` became the active configuration (a load or a reload).
+
+    Plugins with settings read their section, ``config.plugins.get("<name>", {})``, here:
+    an exporter's port, a guard's patterns. Raise :class:`~agentflow.errors.ConfigurationError`
+    naming ``plugins.<name>.<key>`` for a setting you cannot use: the configuration is then
+    refused (a reload keeps the previous one, and every plugin is configured with it again).
+
+    Notify hook: called on every plugin, before the configuration takes effect.
     """
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentflow.errors import LLMError
+from agentflow.errors import ConfigurationError, LLMError
 from agentflow.logs import install as install_redaction
 from agentflow.plugins import PluginHost, get_plugin_host
 from agentflow.transport import PoolManager
@@ -103,8 +103,20 @@ class Runtime:
         guards = Guards(registry, on_circuit_change=self._circuit_changed)
         if self._guards is not None:
             guards.adopt(self._guards)
+        self._configure_plugins(config, previous=self._config)
         self._config, self._registry, self._guards = config, registry, guards
         self.audit.config_loaded(config, text_sha256=text_sha256, reload=reload)
+
+    def _configure_plugins(self, config: Config, *, previous: Config | None) -> None:
+        """Hand ``config`` to every plugin's ``agentflow_configure``; if one refuses it, hand
+        the previous configuration back to all of them and raise."""
+        try:
+            self.host.hook.agentflow_configure(config=config)
+        except ConfigurationError as exc:
+            if previous is not None:
+                self.host.hook.agentflow_configure(config=previous)
+            where = f"configuration {config.source}: " if config.source else ""
+            raise ConfigurationError(f"{where}{exc.message}", issues=exc.issues) from None
 
     def _new_registry(self, config: Config) -> ModelRegistry:
         from agentflow.registry import ModelRegistry
@@ -117,7 +129,8 @@ class Runtime:
         if self._registry is None:
             if self._config is None:
                 self.load_config(None)
-            else:
+            else:  # given at construction: the plugins hear of it on first use
+                self._configure_plugins(self._config, previous=None)
                 self._registry = self._new_registry(self._config)
         assert self._registry is not None
         return self._registry

@@ -243,4 +243,7 @@ class Config:
     defaults: Defaults = setting("Settings for every model.", factory=Defaults)  # noqa: RUF009
     observability: ObservabilityConfig = setting(  # noqa: RUF009
         "What execution events carry.", factory=ObservabilityConfig)
+    plugins: Mapping[str, Mapping[str, Any]] = setting(
+        "Settings of installed plugins, one mapping per plugin (plugins.prometheus, "
+        "plugins.guard, ...); each plugin documents and checks its own keys.", factory=dict)
     source: Path | None = attrs.field(default=None, eq=False)
