@@ -26,8 +26,9 @@ TUTORIAL_PLUGIN = "./docs/examples/agentflow-acme"
 TESTED_PLUGINS = [*PLUGINS, TUTORIAL_PLUGIN]
 
 
-def local_requirements(path: str) -> list[str]:
-    """The repository's own distributions that the one at ``path`` depends on, as paths.
+def local_requirements(path: str, extras: tuple[str, ...] = ()) -> list[str]:
+    """The repository's own distributions that the one at ``path`` depends on, as paths (with
+    those its ``extras`` name: an exporter's tests use a vendor plugin).
 
     They are not on PyPI (and a same-named package there must never be picked up), so they are
     installed from here, in the same command, along with their own local requirements.
@@ -37,7 +38,10 @@ def local_requirements(path: str) -> list[str]:
     pending = [path]
     while pending:
         project = tomllib.loads((ROOT / pending.pop() / "pyproject.toml").read_text())
-        for requirement in project["project"].get("dependencies", []):
+        optional = project["project"].get("optional-dependencies", {})
+        wanted = [*project["project"].get("dependencies", []),
+                  *(req for extra in extras for req in optional.get(extra, []))]
+        for requirement in wanted:
             name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
             if name in local and local[name] not in found:
                 found.append(local[name])
@@ -87,7 +91,8 @@ def tests_core(session: nox.Session) -> None:
 def tests_plugin(session: nox.Session, plugin: str) -> None:
     """One plugin's tests, with only the core and that plugin (and the repository's plugins it
     depends on: agentflow-moonshot needs agentflow-openai) installed."""
-    session.install(*TEST_TOOLS, f"{CORE}[testing]", *local_requirements(plugin), plugin)
+    session.install(*TEST_TOOLS, f"{CORE}[testing]", *local_requirements(plugin, ("test",)),
+                    f"{plugin}[test]")
     session.run("pytest", f"{plugin}/tests", *session.posargs)
 
 
