@@ -59,7 +59,7 @@ class LLMClient:
     ) -> None:
         self.runtime = runtime
         self.settings = settings
-        self.request = request
+        self.request = prepare_request(runtime, request, settings)
         overrides = timeout if isinstance(timeout, TimeoutOverrides) or timeout is None else (
             TimeoutOverrides(total=timeout))
         self.timeouts = Timeouts.resolve(settings, overrides)
@@ -343,6 +343,17 @@ class LLMClient:
             f"the {self.settings.provider} stream broke off ({type(exc).__name__}: {exc}); "
             "the text received so far is kept in .partial_text",
             provider=self.settings.provider, model=self.settings.name)
+
+def prepare_request(runtime: Runtime, request: Request, settings: ModelSettings) -> Request:
+    """``request`` after every plugin's ``agentflow_prepare_request``, each handed the result
+    of the one before (a guard's redaction, then another plugin's extra instructions...)."""
+    impls = runtime.host.hook.agentflow_prepare_request.get_hookimpls()
+    for impl in reversed(impls):  # the order pluggy calls them in: the last registered first
+        changed = impl.function(request=request, settings=settings)
+        if changed is not None:
+            request = changed
+    return request
+
 
 def _request_id(response: httpx.Response) -> str | None:
     headers = response.headers

@@ -16,7 +16,9 @@ Three kinds of hooks:
   Cross-cutting plugins (redaction, auditing, extra headers) take part by declaring
   ``@hookimpl(wrapper=True)`` on the same hooks;
 * *notify* hooks (``agentflow_record_event``, ``agentflow_configure``) are called on every
-  plugin and return nothing.
+  plugin and return nothing;
+* the *chain* hook ``agentflow_prepare_request`` is called on every plugin, each handed the
+  request as the one before left it.
 """
 
 from __future__ import annotations
@@ -71,6 +73,22 @@ def agentflow_default_models() -> list[ModelInfo]:
         model settings > provider settings > defaults > catalog.
 
     Collect hook: called on every plugin, results concatenated.
+    """
+
+
+@hookspec
+def agentflow_prepare_request(request: Request, settings: ModelSettings) -> Request | None:
+    """Inspect, rewrite or refuse a provider-neutral request before any vendor plugin sees it.
+
+    Cross-cutting plugins implement this: a prompt guard redacting secrets, a plugin adding
+    instructions. It runs once per call (and per fallback model), before the call's events,
+    so events and logs see the prepared request too.
+
+    :returns: a replacement :class:`~agentflow.types.Request` (``attrs.evolve(request, ...)``),
+        or ``None`` to leave it as it is. Raise a :class:`~agentflow.errors.ValidationError` to
+        refuse the request: nothing is sent.
+
+    Chain hook: called on every plugin, each given the request as the one before left it.
     """
 
 
