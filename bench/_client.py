@@ -154,5 +154,43 @@ async def measure() -> dict[str, float]:
     return figures
 
 
+async def measure_interleaved() -> dict[str, dict[str, float]]:
+    """Plain, guarded and observed agentflow in one process on one server, taking turns
+    request by request (and run by run), so that drift of the machine or the server touches
+    all three alike: the fair way to see a cost of a few percent."""
+    setups = {"agentflow": agentflow(), "guarded": agentflow(guarded=True),
+              "observed": agentflow(observed=True)}
+    figures: dict[str, dict[str, float]] = {name: {} for name in setups}
+    latencies: dict[str, list[float]] = {name: [] for name in setups}
+    walls: dict[str, list[float]] = {name: [] for name in setups}
+    chunks: dict[str, list[float]] = {name: [] for name in setups}
+    long_prompt = " ".join(f"w{i}" for i in range(LONG_STREAM_WORDS))
+    try:
+        for ask, stream, _ in setups.values():
+            for i in range(WARM_UP):
+                await ask(f"warm {i}")
+            await stream(long_prompt)
+        for i in range(SEQUENTIAL * 2):
+            for name, (ask, _, _) in setups.items():
+                started = time.perf_counter()
+                await ask(f"question {i}")
+                latencies[name].append((time.perf_counter() - started) * 1e6)
+        for _ in range(3):
+            for name, (ask, stream, _) in setups.items():
+                walls[name].append(await in_flight(TOTAL, 100, lambda i, a=ask: a(f"q{i}")))
+                started = time.perf_counter()
+                count = await stream(long_prompt)
+                chunks[name].append((time.perf_counter() - started) * 1e6 / count)
+    finally:
+        for _, _, close in setups.values():
+            await close()
+    for name in setups:
+        figures[name] = {"latency_p50_us": statistics.median(latencies[name]),
+                         "wall_100_in_flight_ms": statistics.median(walls[name]),
+                         "per_chunk_us": min(chunks[name])}
+    return figures
+
+
 if __name__ == "__main__":
-    print(json.dumps(anyio.run(measure, backend=BACKEND)))
+    job = measure_interleaved if SIDE == "interleaved" else measure
+    print(json.dumps(anyio.run(job, backend=BACKEND)))

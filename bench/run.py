@@ -58,6 +58,14 @@ def main() -> int:
     figures["guarded"] = load["guarded"]
     figures["observed"] = load["observed"]
     _print_table(figures)
+    with _server() as url:
+        turns = _client_figures("interleaved", url, args)
+    figures["interleaved"] = turns
+    print("\nThe same three, taking turns in one process on one server (the fair comparison):")
+    _print_versus("with limits, not triggered", "guarded", turns["agentflow"], turns["guarded"])
+    _print_versus("with a MetricsCollector", "observed", turns["agentflow"],
+                  turns["observed"])
+    print("\nEach in a process of its own, one after another (drift between runs shows here):")
     _print_versus("with limits, not triggered", "guarded", figures["agentflow"],
                   figures["guarded"])
     _print_versus("with a MetricsCollector", "observed", figures["agentflow"],
@@ -165,6 +173,8 @@ def _print_versus(title: str, label: str, plain: dict[str, float],
     print(f"{title:28} {'agentflow':>12} {label:>12} {'ratio':>7}  target")
     for name in ("latency_p50_us", "wall_100_in_flight_ms", "wall_1000_in_flight_ms",
                  "per_chunk_us", "streams_wall_ms"):
+        if name not in plain:
+            continue
         ratio = other[name] / plain[name] if plain[name] else float("nan")
         verdict = f"<= {VERSUS_TARGET:.2f}x: " + ("met" if ratio <= VERSUS_TARGET else "MISSED")
         print(f"{name:28} {plain[name]:12.1f} {other[name]:12.1f} {ratio:7.2f}  {verdict}")
