@@ -190,4 +190,4 @@ def test_invalid_examples_are_invalid_for_both(schema, old, new, expected):
 def test_the_schema_accepts_exactly_the_loaders_keys():
     assert set(config_json_schema({})["properties"]) == set(file_keys(Config))
     assert [f.name for f in attrs.fields(Config) if f.name not in file_keys(Config)] == [
-        "source"]
+        "source", "_positions"]

@@ -73,3 +73,41 @@ def test_each_plugin_section_must_be_a_mapping():
     report = validate_config_text("plugins:\n  demo: 3\n  other: {a: 1}\n")
     assert [(i.path, i.line, i.message) for i in report.errors] == [
         ("plugins.demo", 2, "expected a mapping, got the number 3")]
+
+
+class Located:
+    """Refuses ``plugins.demo.level`` above 3 with an error located in the file."""
+
+    @hookimpl
+    def agentflow_configure(self, config):
+        level = config.plugins.get("demo", {}).get("level", 0)
+        if level > 3:
+            raise config.setting_error(("plugins", "demo", "level"), f"must be 0 to 3, got {level}")
+
+
+def test_a_plugin_can_say_where_in_the_file_its_bad_setting_is(tmp_path):
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor())
+    host.register(Located())
+    path = tmp_path / "agentflow.yml"
+    path.write_text("plugins:\n  demo:\n    level: 7\n")
+    with pytest.raises(ConfigurationError) as caught:
+        Runtime(host=host).load_config(path)
+    assert caught.value.message == (f"configuration {path} has 1 error:\n"
+                                    f"  {path}:3:12: plugins.demo.level: must be 0 to 3, got 7")
+    assert [(i.path, i.line, i.column) for i in caught.value.issues] == [
+        ("plugins.demo.level", 3, 12)]
+
+
+def test_a_configuration_built_in_code_names_the_setting_without_a_place():
+    error = Config(plugins={"demo": {"level": 9}}).setting_error(
+        ("plugins", "demo", "level"), "must be 0 to 3, got 9")
+    assert (error.message, error.issues) == ("plugins.demo.level: must be 0 to 3, got 9", ())
+
+
+def test_the_schema_has_one_object_per_plugin():
+    from agentflow.config import config_json_schema
+
+    plugins = config_json_schema({})["properties"]["plugins"]
+    assert plugins["type"] == ["object", "null"]
+    assert plugins["additionalProperties"] == {"type": ["object", "null"]}

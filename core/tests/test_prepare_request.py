@@ -6,7 +6,7 @@ import attrs
 import pytest
 from echo_vendor import EchoVendor
 
-from agentflow import LLMClientBuilder, ValidationError
+from agentflow import ConfigurationError, LLMClientBuilder, ValidationError
 from agentflow.config import Config, ProviderConfig
 from agentflow.hookspecs import hookimpl
 from agentflow.plugins import PluginHost
@@ -73,4 +73,33 @@ async def test_each_plugin_gets_what_the_one_before_returned(runtime, server, st
 async def test_a_refusal_sends_nothing(runtime, server):
     with pytest.raises(ValidationError, match="refused by policy"):
         await LLMClientBuilder("echo-1", runtime=runtime).prompt("forbidden").execute()
+    assert server.requests == []
+
+
+class Tagger:
+    """Takes only the argument it needs, as any hook implementation may."""
+
+    @hookimpl(tryfirst=True)
+    def agentflow_prepare_request(self, request):
+        return attrs.evolve(request, messages=(*request.messages[:-1], attrs.evolve(
+            request.messages[-1], content=f"{request.messages[-1].content} #tag")))
+
+
+class Wrapping:
+    @hookimpl(wrapper=True)
+    def agentflow_prepare_request(self, request, settings):
+        return (yield)
+
+
+async def test_implementations_may_take_fewer_arguments_and_run_first(runtime, server):
+    runtime.host.register(Tagger())  # registered last, yet tryfirst: Upper sees its tag
+    await LLMClientBuilder("echo-1", runtime=runtime).prompt("hi").execute()
+    assert server.requests[-1].json["messages"][-1]["content"] == "HI #TAG [VIA ECHO]"
+
+
+async def test_a_wrapper_of_the_chain_hook_is_refused(runtime, server):
+    runtime.host.register(Wrapping(), name="wrapping")
+    with pytest.raises(ConfigurationError, match="plugin 'wrapping' implements "
+                                                 "agentflow_prepare_request as a wrapper"):
+        await LLMClientBuilder("echo-1", runtime=runtime).prompt("hi").execute()
     assert server.requests == []

@@ -88,7 +88,9 @@ def agentflow_prepare_request(request: Request, settings: ModelSettings) -> Requ
         or ``None`` to leave it as it is. Raise a :class:`~agentflow.errors.ValidationError` to
         refuse the request: nothing is sent.
 
-    Chain hook: called on every plugin, each given the request as the one before left it.
+    Chain hook: called on every plugin, each given the request as the one before left it, in
+    pluggy's order (``tryfirst`` impls, then the last registered first, then ``trylast`` ones).
+    Implement it plainly: a ``wrapper=True`` impl of this hook is refused.
     """
 
 
@@ -187,6 +189,8 @@ def agentflow_configure(config: Config) -> None:
     an exporter's port, a guard's patterns. Raise :class:`~agentflow.errors.ConfigurationError`
     naming ``plugins.<name>.<key>`` for a setting you cannot use: the configuration is then
     refused (a reload keeps the previous one, and every plugin is configured with it again).
+    ``raise config.setting_error(("plugins", "<name>", "<key>"), "what is wrong")`` gives that
+    error the line and column of the setting in the file.
 
     Notify hook: called on every plugin, before the configuration takes effect.
     """

@@ -115,6 +115,11 @@ class Runtime:
         except ConfigurationError as exc:
             if previous is not None:
                 self.host.hook.agentflow_configure(config=previous)
+            if exc.issues:  # located (Config.setting_error): shown as a file's errors are
+                lines = "\n".join(f"  {issue}" for issue in exc.issues)
+                count = f"{len(exc.issues)} error{'s' if len(exc.issues) != 1 else ''}"
+                raise ConfigurationError(f"configuration {config.source} has {count}:\n{lines}",
+                                         issues=exc.issues) from None
             where = f"configuration {config.source}: " if config.source else ""
             raise ConfigurationError(f"{where}{exc.message}", issues=exc.issues) from None
 

@@ -161,7 +161,7 @@ def _analyse(
         problems += _references.check_vendors(data, providers, catalog)
         problems += _references.check_api_keys(data, providers, env)
     if config is not None:
-        config = _absolute_paths(config, folder)
+        config = attrs.evolve(_absolute_paths(config, folder), positions=source)
     return config, _report(file, problems, source)
 
 

@@ -8,15 +8,19 @@ and the JSON Schema. Every field is optional: an empty file is a valid configura
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from agentflow.config._fields import non_empty, setting
 from agentflow.config._secrets import api_key_env_problem
+from agentflow.config._source import SourceMap
 from agentflow.config._urls import base_url_problem
+
+if TYPE_CHECKING:
+    from agentflow.errors import ConfigurationError
 
 __all__ = ["CircuitBreakerConfig", "Config", "Defaults", "ModelConfig", "ObservabilityConfig",
            "PricingConfig", "ProviderConfig", "RateLimitConfig", "RetryConfig"]
@@ -233,7 +237,8 @@ class Config:
     """A whole configuration: model aliases, provider entries and defaults.
 
     ``Config()`` is valid and means "the installed plugins' catalogs only". ``source`` is the
-    file it was read from, if any; it takes no part in equality.
+    file it was read from, if any; it takes no part in equality, nor do the positions of the
+    file's keys that :meth:`setting_error` points at.
     """
 
     models: Mapping[str, ModelConfig] = setting(
@@ -245,5 +250,32 @@ class Config:
         "What execution events carry.", factory=ObservabilityConfig)
     plugins: Mapping[str, Mapping[str, Any]] = setting(
         "Settings of installed plugins, one mapping per plugin (plugins.prometheus, "
-        "plugins.guard, ...); each plugin documents and checks its own keys.", factory=dict)
+        "plugins.guard, ...); each plugin documents and checks its own keys.", factory=dict,
+        schema={"additionalProperties": {"type": ["object", "null"]}})
     source: Path | None = attrs.field(default=None, eq=False)
+    _positions: SourceMap | None = attrs.field(default=None, eq=False, repr=False)
+
+    def setting_error(self, path: Sequence[str | int], message: str, *,
+                      anchor: Literal["key", "value"] = "value") -> ConfigurationError:
+        """A :class:`~agentflow.errors.ConfigurationError` about the setting at ``path``, at its
+        line and column when this configuration was read from a file, for plugins refusing
+        their settings in ``agentflow_configure``::
+
+            raise config.setting_error(("plugins", "guard", "max_prompt_chars"),
+                                       "must be greater than 0, got 0")
+            # agentflow.yml:4:23: plugins.guard.max_prompt_chars: must be greater than 0, got 0
+
+        ``anchor="key"`` points at the key rather than its value (an unknown key). A path the
+        file does not have is placed at its nearest ancestor that it has. The error's
+        ``issues`` holds the located :class:`~agentflow.config.Issue`.
+        """
+        from agentflow.config.report import Issue
+        from agentflow.errors import ConfigurationError
+
+        dotted = ".".join(str(step) for step in path)
+        if self.source is None or self._positions is None:
+            return ConfigurationError(f"{dotted}: {message}")
+        line, column = self._positions.locate(tuple(path), anchor)
+        issue = Issue(file=str(self.source), path=dotted, line=line, column=column,
+                      message=message)
+        return ConfigurationError(str(issue), issues=(issue,))

@@ -89,6 +89,8 @@ def _sections(root: type) -> list[type]:
         cls = pending.pop(0)
         attrs.resolve_types(cls)
         for field in attrs.fields(cls):
+            if setting_of(field) is None:  # not a key of the file
+                continue
             for candidate in _classes_in(field.type):
                 if candidate not in found:
                     found.append(candidate)
