@@ -1,8 +1,17 @@
-"""Every async test runs once under asyncio and once under trio."""
+"""Every async test runs once under asyncio and once under trio; hypothesis has a quick
+profile for development and a thorough one for CI."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -1,10 +1,12 @@
 """agentflow-guard: prompt guards, applied before anything leaves the process.
 
-Installing the distribution registers :data:`GUARD`, configured from ``plugins.guard`` in
-agentflow.yml (by default it redacts API keys and nothing else). It works through the
-``agentflow_prepare_request`` hook, as any cross-cutting plugin can: vendor plugins need
-nothing from it. For a guard configured in code instead, register a :class:`PromptGuard` and
-set ``plugins.guard.enabled: false`` (or leave ``guard`` out of ``AGENTFLOW_LOAD_PLUGINS``).
+Installing the distribution registers this module: :data:`GUARD`, configured from
+``plugins.guard`` in agentflow.yml (by default it redacts API keys and nothing else). It works
+through the ``agentflow_prepare_request`` and ``agentflow_configure`` hooks, as any
+cross-cutting plugin can: vendor plugins need nothing from it.
+
+A :class:`PromptGuard` registered in code (``AgentFlow.register_plugin(PromptGuard(...))``)
+takes the installed guard's place: on every call it checks, the installed guard stands aside.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentflow.hookspecs import hookimpl
-from agentflow_guard._guard import PromptGuard, PromptRejectedError
+from agentflow_guard._errors import PromptRejectedError
+from agentflow_guard._guard import PromptGuard, installed_guard_stands_aside
 from agentflow_guard._rules import BUILTIN_REDACTIONS, luhn_valid
 
 if TYPE_CHECKING:
@@ -21,17 +24,20 @@ if TYPE_CHECKING:
 
 __all__ = ["BUILTIN_REDACTIONS", "GUARD", "PromptGuard", "PromptRejectedError", "luhn_valid"]
 
-#: The guard the entry point registers.
+#: The installed guard, configured from ``plugins.guard``; ``GUARD.counts`` are its redactions.
 GUARD = PromptGuard()
 
 
 @hookimpl
 def agentflow_configure(config: Config) -> None:
-    """See :meth:`PromptGuard.agentflow_configure`."""
-    GUARD.agentflow_configure(config)
+    """Apply ``plugins.guard`` (see :meth:`PromptGuard.configure`)."""
+    GUARD.configure(config)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def agentflow_prepare_request(request: Request, settings: ModelSettings) -> Request | None:
-    """See :meth:`PromptGuard.agentflow_prepare_request`."""
-    return GUARD.agentflow_prepare_request(request, settings)
+    """Check and redact the request as the last plugin to see it (see
+    :meth:`PromptGuard.prepare`), unless a guard registered in code already did."""
+    if installed_guard_stands_aside(settings):
+        return None
+    return GUARD.prepare(request, settings)

@@ -1,100 +1,161 @@
-"""PromptGuard: the plugin object, and its settings from ``plugins.guard``."""
+"""PromptGuard: checks and redacts a request's messages, and which guard acts on a call.
+
+The installed guard (the entry point's, configured from ``plugins.guard``) and guards
+registered in code must not both act on one call. A guard registered in code runs first
+(``tryfirst``) and notes, in a context variable, the call it checked; the installed guard runs
+last (``trylast``) and stands aside for that call. The note is the call's ``settings`` object,
+which the core hands to every plugin of one call's chain, and the guard that checked it. A note
+that a failed chain left behind is harmless: the next chain through a guard in code replaces
+it, and one without such a guard only honours it for that very settings object, in the same
+task, while the guard that left it is alive and enabled.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
+import math
+import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from agentflow.errors import ConfigurationError, ValidationError
+from agentflow.errors import ConfigurationError
 from agentflow.hookspecs import hookimpl
-from agentflow_guard._rules import BUILTIN_REDACTIONS, DenyRule, Redaction
+from agentflow_guard._errors import PromptRejectedError
+from agentflow_guard._rules import Redaction, key_redaction
+from agentflow_guard._settings import (
+    CONFIG_SECTION,
+    DEFAULT_REPLACEMENT,
+    GuardRules,
+    SettingProblem,
+    key_variables,
+    parse_rules,
+)
 
 if TYPE_CHECKING:
     from agentflow.config import Config
-    from agentflow.types import ModelSettings, Request
+    from agentflow.types import Message, ModelSettings, Request
 
-__all__ = ["PromptGuard", "PromptRejectedError"]
+__all__ = ["PromptGuard", "installed_guard_stands_aside"]
 
 logger = logging.getLogger("agentflow.guard")
 
-DEFAULT_REPLACEMENT = "[REDACTED:{name}]"
-_KEYS = ("enabled", "max_prompt_chars", "redact", "deny", "replacement")
+#: Characters per token of the estimate ``max_prompt_tokens`` is checked on: the core's rate
+#: limits estimate with the same figure (``agentflow.limits``, not imported: it pulls anyio).
+CHARS_PER_TOKEN = 4
+
+_checked_in_code: ContextVar[tuple[ModelSettings, weakref.ref[PromptGuard]] | None] = (
+    ContextVar("agentflow_guard_checked_in_code", default=None))
 
 
-class PromptRejectedError(ValidationError):
-    """The guard refused a prompt; nothing was sent. ``rule`` names the rule that fired and
-    ``message_index`` the message it fired on (the matched text is never repeated)."""
-
-    def __init__(self, message: str, *, rule: str, message_index: int | None = None,
-                 **context: Any) -> None:
-        super().__init__(message, parameter="messages", **context)
-        self.rule = rule
-        self.message_index = message_index
+def installed_guard_stands_aside(settings: ModelSettings) -> bool:
+    """Whether a guard registered in code has checked the call being prepared for
+    ``settings``; the note is used up either way."""
+    note = _checked_in_code.get()
+    if note is None:
+        return False
+    _checked_in_code.set(None)
+    checked, guard = note[0], note[1]()
+    return checked is settings and guard is not None and guard.enabled
 
 
 class PromptGuard:
-    """Enforces a prompt size limit, redacts secrets and personal data, and refuses prompts
-    that match deny rules, before any vendor plugin sees the request.
+    """Enforces a prompt size limit, refuses prompts that match deny rules and redacts secrets
+    and personal data, before any vendor plugin sees the request.
 
-    It acts through the ``agentflow_prepare_request`` hook, the one every cross-cutting plugin
-    can use: size and deny rules are checked on the prompt as written, then the redactions
-    replace what they match with ``[REDACTED:<name>]``. The API key of the provider being
-    called is always redacted when ``api_keys`` is on.
+    Built in code, it enforces what it was given, and registering it
+    (``AgentFlow.register_plugin(PromptGuard(...))``) makes it act on every call in place of
+    the installed guard. The installed one, :data:`agentflow_guard.GUARD`, is a
+    ``PromptGuard`` too, configured from ``plugins.guard`` by :meth:`configure`.
+
+    :param enabled: ``False``: do nothing (and leave the calls to the installed guard).
+    :param max_prompt_chars: refuse a prompt whose messages hold more characters in all.
+    :param max_prompt_tokens: refuse a prompt of more tokens, estimated at four characters a
+        token.
+    :param redact: built-in redactions by name (``api_keys``, ``emails``, ``card_numbers``) or
+        ``{"name": ..., "pattern": ...}`` for your own (a case-insensitive regular expression).
+    :param deny: regular expressions, or ``{"name": ..., "pattern": ..., "message": ...}``, of
+        prompts to refuse.
+    :param replacement: what a redacted match becomes; ``{name}`` is the redaction's name.
+    :raises ConfigurationError: for a setting it cannot use, naming it.
     """
 
-    def __init__(self, *, max_prompt_chars: int | None = None,
+    def __init__(self, *, enabled: bool = True, max_prompt_chars: int | None = None,
+                 max_prompt_tokens: int | None = None,
                  redact: Iterable[str | Mapping[str, str]] = ("api_keys",),
                  deny: Iterable[str | Mapping[str, str]] = (),
-                 replacement: str = DEFAULT_REPLACEMENT, enabled: bool = True) -> None:
+                 replacement: str = DEFAULT_REPLACEMENT) -> None:
+        arguments = {"enabled": enabled, "max_prompt_chars": max_prompt_chars,
+                     "max_prompt_tokens": max_prompt_tokens, "redact": _listed(redact),
+                     "deny": _listed(deny), "replacement": replacement}
+        try:
+            self._rules = parse_rules(arguments, origin="PromptGuard")
+        except SettingProblem as problem:
+            where = ".".join(str(step) for step in problem.path)
+            raise ConfigurationError(f"PromptGuard {where}: {problem.message}") from None
         self._lock = threading.Lock()
+        #: Redactions made so far, by redaction name (``{"email": 3}``).
         self.counts: dict[str, int] = {}
-        self._apply(_Settings.build(enabled=enabled, max_prompt_chars=max_prompt_chars,
-                                    redact=redact, deny=deny, replacement=replacement,
-                                    where="PromptGuard"))
 
-    # hooks ------------------------------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        """Whether this guard acts at all."""
+        return self._rules.enabled
+
+    def configure(self, config: Config) -> None:
+        """Take the rules of ``plugins.guard`` in ``config`` (the defaults where it is silent),
+        as the installed guard does whenever a configuration becomes active.
+
+        :raises ConfigurationError: for a setting it cannot use, located in the file.
+        """
+        section = config.plugins.get("guard") or {}
+        try:
+            rules = parse_rules(section, origin=CONFIG_SECTION)
+        except SettingProblem as problem:
+            raise config.setting_error(("plugins", "guard", *problem.path), problem.message,
+                                       anchor=problem.anchor) from None
+        self._rules = attrs.evolve(rules, key_variables=key_variables(config))
+
+    # hooks, for a guard registered in code -------------------------------------------------
 
     @hookimpl
     def agentflow_configure(self, config: Config) -> None:
-        """Apply ``plugins.guard`` (the defaults when the section is absent)."""
-        section = config.plugins.get("guard", {})
-        unknown = [key for key in section if key not in _KEYS]
-        if unknown:
-            raise ConfigurationError(f"plugins.guard.{unknown[0]}: unknown key; keys here are: "
-                                     f"{', '.join(_KEYS)}")
-        self._apply(_Settings.build(where="plugins.guard", **section))
+        """Keep this guard's own rules; learn only which variables hold the configured
+        providers' API keys, whose values are redacted with ``api_keys``."""
+        self._rules = attrs.evolve(self._rules, key_variables=key_variables(config))
 
-    @hookimpl
+    @hookimpl(tryfirst=True)
     def agentflow_prepare_request(self, request: Request, settings: ModelSettings
                                   ) -> Request | None:
-        """Refuse, or return the request with its messages redacted (``None``: unchanged)."""
-        rules = self._settings
+        """:meth:`prepare` the request, before other plugins, and note that the installed
+        guard need not."""
+        prepared = self.prepare(request, settings)
+        if self._rules.enabled:
+            _checked_in_code.set((settings, weakref.ref(self)))
+        return prepared
+
+    # the work ------------------------------------------------------------------------------
+
+    def prepare(self, request: Request, settings: ModelSettings) -> Request | None:
+        """Refuse ``request``, or return it with its messages redacted (``None``: unchanged).
+
+        The size limits and deny rules look at the prompt as written; the redactions then
+        apply to every message.
+
+        :raises PromptRejectedError: when a limit or a deny rule refuses the prompt.
+        """
+        rules = self._rules
         if not rules.enabled:
             return None
-        context = {"provider": settings.provider, "model": settings.name}
-        self._check(request, rules, context)
-        redactions = list(rules.redactions)
-        if rules.redact_keys and settings.api_key is not None:
-            own_key = Redaction.of_values("api_key", [settings.api_key.reveal()])
-            if own_key is not None:
-                redactions.insert(0, own_key)
-        if not redactions:
-            return None
+        _check(request.messages, rules, settings)
+        redactions = _redactions(rules, settings)
         counts: dict[str, int] = {}
-        messages = []
-        for message in request.messages:
-            content = message.content
-            for redaction in redactions:
-                content, count = redaction.apply(content, rules.replacement)
-                if count:
-                    counts[redaction.name] = counts.get(redaction.name, 0) + count
-            messages.append(message if content == message.content
-                            else attrs.evolve(message, content=content))
+        messages = tuple(_redacted(message, redactions, rules.replacement, counts)
+                         for message in request.messages)
         if not counts:
             return None
         with self._lock:
@@ -103,102 +164,56 @@ class PromptGuard:
         logger.info("redacted %s before sending to %s",
                     ", ".join(f"{count} {name}" for name, count in sorted(counts.items())),
                     settings.provider)
-        return attrs.evolve(request, messages=tuple(messages))
+        return attrs.evolve(request, messages=messages)
 
-    # helpers ----------------------------------------------------------------------------------
 
-    def _apply(self, settings: _Settings) -> None:
-        self._settings = settings
+def _listed(value: Iterable[Any]) -> Any:
+    """A list of the items, but a string as it is (so that it is reported, not split)."""
+    return value if isinstance(value, str | Mapping) else list(value)
 
-    @staticmethod
-    def _check(request: Request, rules: _Settings, context: dict[str, Any]) -> None:
-        size = sum(len(message.content) for message in request.messages)
-        limit = rules.max_prompt_chars
-        if limit is not None and size > limit:
-            logger.warning("refused a prompt of %d characters (limit %d) to %s", size, limit,
-                           context["provider"])
+
+def _check(messages: tuple[Message, ...], rules: GuardRules, settings: ModelSettings) -> None:
+    context: dict[str, Any] = {"provider": settings.provider, "model": settings.name}
+    size = sum(len(message.content) for message in messages)
+    for rule, limit, amount, unit in (
+            ("max_prompt_chars", rules.max_prompt_chars, size, "characters"),
+            ("max_prompt_tokens", rules.max_prompt_tokens, math.ceil(size / CHARS_PER_TOKEN),
+             f"tokens (estimated: {size} characters at {CHARS_PER_TOKEN} a token)")):
+        if limit is not None and amount > limit:
+            logger.warning("refused a prompt to %s: %d %s, over the limit of %d",
+                           settings.provider, amount, unit.split()[0], limit)
             raise PromptRejectedError(
-                f"the prompt has {size} characters, over the guard's limit of {limit} "
-                "(plugins.guard.max_prompt_chars); shorten it or raise the limit",
-                rule="max_prompt_chars", **context)
-        for index, message in enumerate(request.messages):
-            for rule in rules.deny:
-                if rule.matches(message.content):
-                    logger.warning("refused a prompt to %s: deny rule %s matched message %d",
-                                   context["provider"], rule.name, index)
-                    raise PromptRejectedError(
-                        f"the prompt was refused by the guard's deny rule {rule.name} "
-                        f"(message {index}, {message.role}): {rule.message}",
-                        rule=rule.name, message_index=index, **context)
+                f"the prompt has {amount} {unit}, over the guard's limit of {limit} "
+                f"({rules.setting(rule)}); shorten it or raise the limit. Nothing was sent",
+                rule=rule, **context)
+    for index, message in enumerate(messages):
+        for deny in rules.deny:
+            if deny.matches(message.content):
+                logger.warning("refused a prompt to %s: deny rule %s matched message %d (%s)",
+                               settings.provider, deny.name, index, message.role)
+                raise PromptRejectedError(
+                    f"the prompt was refused by the guard's deny rule {deny.name!r} (message "
+                    f"{index}, {message.role}): {deny.message}. Nothing was sent",
+                    rule=deny.name, message_index=index, role=message.role, **context)
 
 
-@attrs.frozen
-class _Settings:
-    enabled: bool
-    max_prompt_chars: int | None
-    redactions: tuple[Redaction, ...]
-    redact_keys: bool
-    deny: tuple[DenyRule, ...]
-    replacement: str
-
-    @classmethod
-    def build(cls, *, where: str, enabled: Any = True, max_prompt_chars: Any = None,
-              redact: Any = ("api_keys",), deny: Any = (),
-              replacement: Any = DEFAULT_REPLACEMENT) -> _Settings:
-        if not isinstance(enabled, bool):
-            raise ConfigurationError(f"{where}.enabled must be true or false, got {enabled!r}")
-        if max_prompt_chars is not None and (isinstance(max_prompt_chars, bool) or not isinstance(
-                max_prompt_chars, int) or max_prompt_chars <= 0):
-            raise ConfigurationError(f"{where}.max_prompt_chars must be a whole number greater "
-                                     f"than 0, got {max_prompt_chars!r}")
-        if not isinstance(replacement, str):
-            raise ConfigurationError(f"{where}.replacement must be text, got {replacement!r}")
-        redactions = tuple(_redaction(item, f"{where}.redact[{index}]")
-                           for index, item in enumerate(_sequence(redact, f"{where}.redact")))
-        rules = tuple(_deny_rule(item, f"{where}.deny[{index}]", index)
-                      for index, item in enumerate(_sequence(deny, f"{where}.deny")))
-        names = [redaction.name for redaction in redactions]
-        return cls(enabled=enabled, max_prompt_chars=max_prompt_chars, redactions=redactions,
-                   redact_keys="api_key" in names, deny=rules, replacement=replacement)
+def _redactions(rules: GuardRules, settings: ModelSettings) -> tuple[Redaction, ...]:
+    """The rules' redactions, led by one of the API keys in use when ``api_keys`` is on: the
+    called provider's and those in the configured providers' variables."""
+    if not rules.redacts_keys:
+        return rules.redactions
+    keys = [os.environ.get(name, "") for name in rules.key_variables]
+    if settings.api_key is not None:
+        keys.append(settings.api_key.reveal())
+    own = key_redaction(tuple(sorted(set(keys))))
+    return rules.redactions if own is None else (own, *rules.redactions)
 
 
-def _sequence(value: Any, where: str) -> Sequence[Any]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise ConfigurationError(f"{where} must be a list, got {value!r}")
-    return value
-
-
-def _compile(pattern: Any, where: str) -> re.Pattern[str]:
-    if not isinstance(pattern, str) or not pattern:
-        raise ConfigurationError(f"{where} must be a regular expression, got {pattern!r}")
-    try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise ConfigurationError(f"{where} is not a valid regular expression: {exc}") from None
-
-
-def _redaction(item: Any, where: str) -> Redaction:
-    if isinstance(item, str):
-        found = BUILTIN_REDACTIONS.get(item)
-        if found is None:
-            raise ConfigurationError(f"{where}: unknown redaction {item!r}; built in are "
-                                     f"{', '.join(BUILTIN_REDACTIONS)}, or give "
-                                     "{name: ..., pattern: ...}")
-        return found
-    if isinstance(item, Mapping) and isinstance(item.get("name"), str) and item["name"]:
-        return Redaction(item["name"], _compile(item.get("pattern"), f"{where}.pattern"))
-    raise ConfigurationError(f"{where} must be a built-in name or {{name: ..., pattern: ...}}, "
-                             f"got {item!r}")
-
-
-def _deny_rule(item: Any, where: str, index: int) -> DenyRule:
-    if isinstance(item, str):
-        return DenyRule(f"deny[{index}]", _compile(item, where), "this content is not allowed")
-    if isinstance(item, Mapping):
-        message = item.get("message", "this content is not allowed")
-        if not isinstance(message, str):
-            raise ConfigurationError(f"{where}.message must be text, got {message!r}")
-        name = item.get("name", f"deny[{index}]")
-        return DenyRule(str(name), _compile(item.get("pattern"), f"{where}.pattern"), message)
-    raise ConfigurationError(f"{where} must be a regular expression or "
-                             f"{{pattern: ..., message: ...}}, got {item!r}")
+def _redacted(message: Message, redactions: tuple[Redaction, ...], replacement: str,
+              counts: dict[str, int]) -> Message:
+    content = message.content
+    for redaction in redactions:
+        content, count = redaction.apply(content, replacement)
+        if count:
+            counts[redaction.name] = counts.get(redaction.name, 0) + count
+    return message if content == message.content else attrs.evolve(message, content=content)
