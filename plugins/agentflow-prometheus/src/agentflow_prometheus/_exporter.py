@@ -1,215 +1,283 @@
-"""PrometheusExporter: agentflow's execution events as prometheus_client metrics."""
+"""PrometheusExporter: agentflow's execution events as prometheus_client metrics.
+
+prometheus_client is imported when an exporter first needs it (the installed exporter: at its
+first event, or when it starts serving), so loading the plugin costs nothing measurable.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-
+from agentflow.errors import ConfigurationError
 from agentflow.hookspecs import hookimpl
+from agentflow_prometheus._settings import Layout, PrometheusSettings
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
+    from prometheus_client import CollectorRegistry
+
     from agentflow.config import Config
     from agentflow.observability import ExecutionEvent
+    from agentflow_prometheus._instruments import Instruments
 
 __all__ = ["PrometheusExporter"]
 
-_CALL = ("provider", "vendor", "model")
-#: Seconds: a quick model answers in a fraction of one, a long generation takes minutes.
-DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
-FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-SPEED_BUCKETS = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0)
-_CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
-_ENDS = ("llm.request.complete", "llm.stream.complete", "llm.request.error")
+logger = logging.getLogger("agentflow.prometheus")
+
+# Which exporter records into each registry under each namespace: at most one, so that no
+# call is ever counted twice in one registry. Building, releasing and claiming hold the lock.
+_lock = threading.RLock()
+_owners: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, PrometheusExporter]] = (
+    weakref.WeakKeyDictionary())
 
 
 class PrometheusExporter:
-    """Records every agentflow call in Prometheus metrics (see the package README for the
-    list). Register it as a plugin; installing agentflow-prometheus registers one on the
-    default registry by itself.
+    """Records every agentflow call in Prometheus metrics (the package README lists them).
 
-    ``registry`` defaults to prometheus_client's global ``REGISTRY``, so an application that
-    already serves ``/metrics`` shows agentflow's figures with its own.
+    Register it as a plugin: ``AgentFlow.register_plugin(PrometheusExporter(registry))``.
+    Installing agentflow-prometheus registers one of its own, :data:`agentflow_prometheus.EXPORTER`.
+
+    :param registry: where the metrics go; default: prometheus_client's global ``REGISTRY``,
+        so an application that already serves ``/metrics`` shows agentflow's figures too.
+    :param namespace: the metric name prefix (``agentflow_requests_total``).
+    :param buckets: histogram bounds to use instead of the defaults, by metric
+        (``{"request_duration_seconds": [1, 5, 30]}``); see ``DEFAULT_BUCKETS``.
+    :param config_key: follow ``plugins.<config_key>`` of the active configuration (see
+        ``agentflow_configure``); default ``None``: an exporter made in code is configured in
+        code and ignores the file.
+    :raises ValueError: for a bad namespace or bucket list, or when another exporter made in
+        code already records into ``registry`` under ``namespace``: every call would be
+        counted twice. (The installed exporter gives way instead: its metrics leave the
+        registry and this one's take their place.)
+
+    The metrics stay in the registry until :meth:`close`.
     """
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY, *,
-                 namespace: str = "agentflow") -> None:
-        self.registry = registry
-        self.enabled = True
+    #: The installed exporter builds its metrics when first needed, and gives way to an
+    #: exporter made in code for the same registry and namespace.
+    _installed: ClassVar[bool] = False
+
+    def __init__(self, registry: CollectorRegistry | None = None, *,
+                 namespace: str = "agentflow",
+                 buckets: Mapping[str, Sequence[float]] | None = None,
+                 config_key: str | None = None) -> None:
+        self._registry = registry
+        self._layout = Layout.of(namespace, buckets)
+        self._config_key = config_key
+        self._instruments: Instruments | None = None
+        self._pending = self._installed  # build at the first event
         self._server: tuple[WSGIServer, threading.Thread] | None = None
-        self._address: tuple[str, int] | None = None
-        self._lock = threading.Lock()
+        self._served_addr: str | None = None
+        self._server_lock = threading.Lock()
+        if not self._installed:
+            with _lock:
+                self._build()
 
-        def counter(name: str, doc: str, *labels: str) -> Counter:
-            return Counter(name, doc, labels, namespace=namespace, registry=registry)
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The registry the metrics are recorded in."""
+        if self._registry is None:
+            from prometheus_client import REGISTRY
 
-        def histogram(name: str, doc: str, buckets: tuple[float, ...], *labels: str) -> Histogram:
-            return Histogram(name, doc, labels, namespace=namespace, registry=registry,
-                             buckets=buckets)
+            return REGISTRY
+        return self._registry
 
-        self.requests = counter("requests", "Calls that ended, by outcome (success, error).",
-                                *_CALL, "outcome")
-        self.in_flight = Gauge("requests_in_flight", "Calls started and not yet ended.", _CALL,
-                               namespace=namespace, registry=registry)
-        self.duration = histogram("request_duration_seconds", "Whole-call duration.",
-                                  DURATION_BUCKETS, *_CALL, "outcome")
-        self.first_token = histogram("time_to_first_token_seconds",
-                                     "Streams: from the call's start to its first text.",
-                                     FIRST_TOKEN_BUCKETS, *_CALL)
-        self.speed = histogram("output_tokens_per_second",
-                               "Streams: answer tokens per second after the first token.",
-                               SPEED_BUCKETS, *_CALL)
-        self.tokens = counter("tokens", "Tokens the vendors reported, by type (prompt, "
-                              "completion, cached).", *_CALL, "type")
-        self.cost = counter("cost_usd", "Cost of the calls whose model has a known price.",
-                            *_CALL)
-        self.unpriced = counter("unpriced_requests", "Answered calls whose model has no "
-                                "known price (left out of cost_usd).", *_CALL)
-        self.errors = counter("errors", "Failed calls by error class.", *_CALL, "error_type")
-        self.retries = counter("retries", "Attempts that failed and were retried.", *_CALL)
-        self.ratelimit_hits = counter("ratelimit_hits", "429 answers from the vendors.", *_CALL)
-        self.waits = counter("ratelimit_waits", "Times the client-side rate limiter made a "
-                             "call wait.", *_CALL)
-        self.waited = counter("ratelimit_wait_seconds", "Time calls waited for the client-side "
-                              "rate limiter.", *_CALL)
-        self.fallbacks = counter("fallbacks", "Hops from a failed model to its next fallback.",
-                                 "provider", "model", "to_model")
-        self.chunks = counter("stream_chunks", "Stream chunks delivered to callers.", *_CALL)
-        self.circuit = Gauge("circuit_state", "Circuit breaker of each provider: 0 closed, "
-                             "1 half-open, 2 open.", ("provider",), namespace=namespace,
-                             registry=registry)
-        self.circuit_opened = counter("circuit_opened", "Times a provider's circuit opened.",
-                                      "provider")
-        self._handlers: Mapping[str, Callable[[ExecutionEvent], None]] = {
-            "llm.request.start": self._started,
-            "llm.request.complete": self._ended,
-            "llm.stream.complete": self._ended,
-            "llm.request.error": self._ended,
-            "llm.stream.first_token": self._first_token,
-            "llm.retry": self._retried,
-            "llm.ratelimit.wait": self._waited,
-            "llm.fallback": self._fell_back,
-        }
+    @property
+    def namespace(self) -> str:
+        """The metric name prefix."""
+        return self._layout.namespace
 
-    # hooks ------------------------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        """Whether events are recorded (false when disabled, closed, or given way)."""
+        return self._instruments is not None or self._pending
+
+    # hooks --------------------------------------------------------------------------------
 
     @hookimpl
     def agentflow_record_event(self, event: ExecutionEvent) -> None:
-        """Fold one event into the metrics (chunk events are not needed: the stream's end
-        carries its chunk count)."""
-        if not self.enabled:
-            return
-        handler = self._handlers.get(event.event_type)
-        if handler is not None:
-            handler(event)
-        elif event.event_type.startswith("llm.circuit."):
-            self._circuit(event)
+        """Fold one event into the metrics; events of other types are ignored."""
+        instruments = self._instruments
+        if instruments is None:
+            if not self._pending:
+                return
+            instruments = self._build_pending()
+            if instruments is None:
+                return
+        instruments.record(event)
 
     @hookimpl
     def agentflow_configure(self, config: Config) -> None:
-        """Apply ``plugins.prometheus``: ``enabled``, ``http_port``, ``http_addr``."""
-        from agentflow_prometheus._settings import PrometheusSettings
+        """Apply ``plugins.<config_key>`` (``enabled``, ``http_port``, ``http_addr``,
+        ``namespace``, ``buckets``); nothing for an exporter without a ``config_key``.
 
-        settings = PrometheusSettings.parse(config.plugins.get("prometheus", {}))
-        self.enabled = settings.enabled
+        :raises ConfigurationError: naming ``plugins.<config_key>.<key>`` for a bad setting,
+            or a port that cannot be served.
+        """
+        if self._config_key is None:
+            return
+        where = f"plugins.{self._config_key}"
+        sections = getattr(config, "plugins", None) or {}
+        settings = PrometheusSettings.parse(sections.get(self._config_key) or {}, where=where)
+        try:
+            self._apply(settings)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{where}.http_port: cannot serve /metrics on {settings.http_addr}:"
+                f"{settings.http_port} ({exc.strerror or exc}); choose a free port, or leave "
+                f"http_port out") from None
+        except ValueError as exc:
+            raise ConfigurationError(f"{where}.namespace: {exc}") from None
+
+    def _apply(self, settings: PrometheusSettings) -> None:
+        """Apply ``settings``, as ``agentflow_configure`` does with the file's.
+
+        A new namespace or new buckets replace the metrics (their series start again from
+        zero); disabling takes them out of the registry. The ``/metrics`` server moves only
+        when its address changes.
+
+        :raises OSError: when the server cannot listen there.
+        :raises ValueError: when another exporter already records under the new namespace.
+        """
+        with _lock:
+            if self._instruments is not None and (
+                    not settings.enabled or settings.layout != self._layout):
+                self._release()
+            self._layout = settings.layout
+            self._pending = False
+            if settings.enabled and self._instruments is None:
+                if self._installed:
+                    self._pending = True
+                else:
+                    self._build()
         self.serve(settings.http_port if settings.enabled else None, settings.http_addr)
 
-    # the /metrics endpoint ---------------------------------------------------------------------
+    # the /metrics endpoint ----------------------------------------------------------------
+
+    @property
+    def port(self) -> int | None:
+        """The port ``/metrics`` is served on, or ``None``."""
+        server = self._server
+        return None if server is None else int(server[0].server_port)
 
     def serve(self, port: int | None, addr: str = "127.0.0.1") -> int | None:
-        """Serve ``/metrics`` on ``addr:port`` (``port=0``: any free port), or stop serving
-        with ``port=None``. Serving the same address again keeps the running server. Returns
-        the port served."""
+        """Serve the registry on ``http://addr:port/metrics`` with prometheus_client's own
+        server, in a daemon thread (``port=0``: any free port), or stop with ``port=None``.
+
+        Serving the address already served keeps the running server, so a reloaded
+        configuration neither fails nor leaks. Another address starts a new server, then
+        stops the old one: if the new one cannot listen, the old one goes on (unless it holds
+        that very port). Returns the port served.
+
+        :raises OSError: when the server cannot listen on ``addr:port``.
+        """
+        with self._server_lock:
+            running = self._server
+            if running is None or port is None:
+                if running is not None:
+                    self._stop(running)
+                self._server = None if port is None else self._start(port, addr)
+            else:
+                bound = int(running[0].server_port)
+                if addr == self._served_addr and port in (0, bound):
+                    return bound
+                try:
+                    self._server = self._start(port, addr)
+                except OSError:
+                    if port != bound:
+                        raise
+                    self._stop(running)  # the new address needs the old one's port
+                    self._server = None
+                    self._server = self._start(port, addr)
+                else:
+                    self._stop(running)
+            if self._server is not None:
+                self._served_addr = addr
+            return self.port
+
+    def _start(self, port: int, addr: str) -> tuple[WSGIServer, threading.Thread]:
         from prometheus_client import start_http_server
 
-        with self._lock:
-            current = self._address
-            keep = current is not None and port is not None and current[0] == addr and (
-                port in (0, current[1]))
-            if self._server is not None and not keep:
-                server, thread = self._server
-                server.shutdown()
-                server.server_close()
-                thread.join(timeout=5)
-                self._server = self._address = None
-            if port is not None and self._server is None:
-                self._server = start_http_server(port, addr=addr, registry=self.registry)
-                self._address = (addr, int(self._server[0].server_port))
-            return None if self._server is None else int(self._server[0].server_port)
-
-    def close(self) -> None:
-        """Stop serving ``/metrics`` (if serving)."""
-        self.serve(None)
-
-    # events -------------------------------------------------------------------------------
+        server = start_http_server(port, addr=addr, registry=self.registry)
+        logger.debug("serving /metrics on %s:%s", addr, server[0].server_port)
+        return server
 
     @staticmethod
-    def _call(meta: Mapping[str, Any]) -> tuple[str, str, str]:
-        return (str(meta.get("provider", "")), str(meta.get("vendor", "")),
-                str(meta.get("model", "")))
+    def _stop(running: tuple[WSGIServer, threading.Thread]) -> None:
+        server, thread = running
+        server.shutdown()  # waits for the serving loop to notice: up to half a second
+        server.server_close()
+        thread.join(timeout=5)
+        logger.debug("stopped serving /metrics on port %s", server.server_port)
 
-    def _started(self, event: ExecutionEvent) -> None:
-        self.in_flight.labels(*self._call(event.metadata)).inc()
+    def close(self) -> None:
+        """Stop serving ``/metrics`` and take the metrics out of the registry; the exporter
+        records nothing more (unless a configuration turns it on again)."""
+        self.serve(None)
+        with _lock:
+            self._release()
+            self._pending = False
 
-    def _ended(self, event: ExecutionEvent) -> None:
-        meta = event.metadata
-        call = self._call(meta)
-        failed = event.event_type == "llm.request.error"
-        outcome = "error" if failed else "success"
-        self.in_flight.labels(*call).dec()
-        self.requests.labels(*call, outcome).inc()
-        if event.duration_ms is not None:
-            self.duration.labels(*call, outcome).observe(event.duration_ms / 1000)
-        if meta.get("chunks"):
-            self.chunks.labels(*call).inc(meta["chunks"])
-        if failed:
-            self.errors.labels(*call, str(meta.get("error_type") or "LLMError")).inc()
-            if meta.get("status") == 429:
-                self.ratelimit_hits.labels(*call).inc()
+    # building -----------------------------------------------------------------------------
+
+    def _build_pending(self) -> Instruments | None:
+        with _lock:
+            if self._instruments is None and self._pending:
+                self._pending = False
+                try:
+                    self._build()
+                except ValueError as exc:  # a metric of that name is in the registry already
+                    logger.warning("agentflow-prometheus records nothing: %s", exc)
+            return self._instruments
+
+    def _build(self) -> None:
+        """Make the metrics and claim the registry and namespace (holding ``_lock``)."""
+        from agentflow_prometheus._instruments import Instruments
+
+        registry, namespace = self.registry, self._layout.namespace
+        owners = _owners.setdefault(registry, {})
+        owner = owners.get(namespace)
+        if owner is not None and owner is not self:
+            if self._installed:
+                logger.info("the installed agentflow-prometheus exporter gives way to %r, "
+                            "which records into the same registry as %s_*", owner, namespace)
+                return
+            if not owner._installed:
+                raise ValueError(
+                    f"{owner!r} already records agentflow's calls into this registry as "
+                    f"{namespace}_*; a second exporter there would count every call twice. "
+                    f"Use that one, or give this one another registry or namespace")
+            logger.info("the installed agentflow-prometheus exporter gives way to the one "
+                        "made in code for the same registry and namespace (%s_*)", namespace)
+            owner._release()
+        self._instruments = Instruments(registry, self._layout)
+        owners[namespace] = self
+
+    def _release(self) -> None:
+        """Take the metrics out of the registry and give up the claim (holding ``_lock``)."""
+        instruments, self._instruments = self._instruments, None
+        if instruments is None:
             return
-        for key, kind in (("prompt_tokens", "prompt"), ("completion_tokens", "completion"),
-                          ("cached_tokens", "cached")):
-            value = meta.get(key)
-            if value:
-                self.tokens.labels(*call, kind).inc(value)
-        cost = meta.get("cost_usd")
-        if cost is not None:
-            self.cost.labels(*call).inc(cost)
-        elif meta.get("finish_reason") != "cancelled":
-            self.unpriced.labels(*call).inc()
-        speed = meta.get("output_tokens_per_second")
-        if speed is not None:
-            self.speed.labels(*call).observe(speed)
+        instruments.unregister()
+        owners = _owners.get(instruments.registry, {})
+        if owners.get(instruments.namespace) is self:
+            del owners[instruments.namespace]
 
-    def _first_token(self, event: ExecutionEvent) -> None:
-        if event.duration_ms is not None:
-            self.first_token.labels(*self._call(event.metadata)).observe(
-                event.duration_ms / 1000)
+    def __repr__(self) -> str:
+        installed = " (installed)" if self._installed else ""
+        return f"<PrometheusExporter{installed} {self._layout.namespace}_* at {id(self):#x}>"
 
-    def _retried(self, event: ExecutionEvent) -> None:
-        call = self._call(event.metadata)
-        self.retries.labels(*call).inc()
-        if event.metadata.get("status") == 429:
-            self.ratelimit_hits.labels(*call).inc()
 
-    def _waited(self, event: ExecutionEvent) -> None:
-        call = self._call(event.metadata)
-        self.waits.labels(*call).inc()
-        self.waited.labels(*call).inc((event.metadata.get("waited_ms") or 0) / 1000)
+class InstalledExporter(PrometheusExporter):
+    """The exporter the entry point registers: prometheus_client's default registry,
+    configured by ``plugins.prometheus``, built on first use, giving way to one made in code."""
 
-    def _fell_back(self, event: ExecutionEvent) -> None:
-        meta = event.metadata
-        self.fallbacks.labels(str(meta.get("provider") or ""), str(meta.get("from_model", "")),
-                              str(meta.get("to_model", ""))).inc()
+    _installed = True
 
-    def _circuit(self, event: ExecutionEvent) -> None:
-        state = event.event_type.removeprefix("llm.circuit.")
-        provider = str(event.metadata.get("provider", ""))
-        if state in _CIRCUIT_STATES:
-            self.circuit.labels(provider).set(_CIRCUIT_STATES[state])
-        if state == "open":
-            self.circuit_opened.labels(provider).inc()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry, config_key="prometheus")
