@@ -18,10 +18,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentFlow",
+    "AgentRun",
     "CircuitOpenError",
     "ConfigurationError",
     "ExecutionEvent",
     "HttpError",
+    "ImagePart",
     "LLMClient",
     "LLMClientBuilder",
     "LLMError",
@@ -36,6 +38,10 @@ __all__ = [
     "StreamChunk",
     "StreamingError",
     "StreamingResponse",
+    "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolLoopLimitError",
     "UnsupportedProviderError",
     "Usage",
     "ValidationError",
@@ -53,6 +59,12 @@ _LOCATIONS = {
     "ValidationReport": "agentflow.config",
     "hookimpl": "agentflow.hookspecs",
     "Message": "agentflow.types",
+    "ImagePart": "agentflow.types",
+    "TextPart": "agentflow.types",
+    "Tool": "agentflow.types",
+    "ToolCall": "agentflow.types",
+    "AgentRun": "agentflow.agent",
+    "ToolLoopLimitError": "agentflow.agent",
     "Response": "agentflow.types",
     "StreamChunk": "agentflow.types",
     "Usage": "agentflow.types",
@@ -72,6 +84,7 @@ __getattr__, __dir__ = lazy_exports('agentflow', globals(), _LOCATIONS)
 
 
 if TYPE_CHECKING:
+    from agentflow.agent import AgentRun, ToolLoopLimitError
     from agentflow.builder import LLMClientBuilder
     from agentflow.client import LLMClient
     from agentflow.config import ValidationReport
@@ -92,4 +105,13 @@ if TYPE_CHECKING:
     from agentflow.hookspecs import hookimpl
     from agentflow.observability import ExecutionEvent, MetricsCollector
     from agentflow.streaming import StreamingResponse
-    from agentflow.types import Message, Response, StreamChunk, Usage
+    from agentflow.types import (
+        ImagePart,
+        Message,
+        Response,
+        StreamChunk,
+        TextPart,
+        Tool,
+        ToolCall,
+        Usage,
+    )

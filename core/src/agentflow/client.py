@@ -111,7 +111,7 @@ class LLMClient:
             report.failed(exc)
             raise
         state = StreamState(provider=self.settings.provider, model=self.settings.name,
-                            request_id=_request_id(response))
+                            request_id=_request_id(response), request=self.request)
         report.stream_started(status=response.status_code, request_id=state.request_id,
                               attempts=self._attempts)
 
@@ -283,7 +283,7 @@ class LLMClient:
 
     def _estimated_tokens(self) -> int:
         request = self.request
-        return estimate_tokens(sum(len(m.content) for m in request.messages),
+        return estimate_tokens(sum(len(m.text) for m in request.messages),
                                request.max_tokens)
 
     def _too_large(self, response: httpx.Response) -> ProviderError:

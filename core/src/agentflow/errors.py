@@ -137,11 +137,16 @@ class ModelNotFoundError(LLMError, LookupError):
 
 
 class ValidationError(LLMError, ValueError):
-    """A request parameter is invalid; raised before anything is sent."""
+    """A request parameter is invalid (raised before anything is sent), or a structured answer
+    does not fit its schema: then ``path`` is where the first mismatch is (``$.items[2].price``)
+    and ``answer`` is the text the model sent."""
 
-    def __init__(self, message: str, *, parameter: str | None = None, **context: Any) -> None:
+    def __init__(self, message: str, *, parameter: str | None = None, path: str | None = None,
+                 answer: str | None = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.parameter = parameter
+        self.path = path
+        self.answer = answer
 
 
 class HttpError(LLMError):
@@ -174,7 +179,12 @@ class RateLimitError(HttpError):
 
 
 class StreamingError(LLMError):
-    """A stream broke off or could not be decoded; ``partial_text`` keeps what arrived."""
+    """A stream broke off or could not be decoded; ``partial_text`` keeps what arrived.
+
+    ``raw_arguments`` keeps a tool call's argument text when that is what could not be read.
+    """
+
+    raw_arguments: str | None = None
 
 
 class LLMTimeoutError(LLMError, TimeoutError):
@@ -187,7 +197,12 @@ class LLMTimeoutError(LLMError, TimeoutError):
 
 
 class ProviderError(LLMError):
-    """The provider could not be reached, or answered something that cannot be understood."""
+    """The provider could not be reached, or answered something that cannot be understood.
+
+    ``raw_arguments`` keeps a tool call's argument text when that is what could not be read.
+    """
+
+    raw_arguments: str | None = None
 
 
 class CircuitOpenError(ProviderError):

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import attrs
 
 from agentflow.errors import LLMError, ProviderError, StreamingError
 from agentflow.sse import EventTooLargeError, SSEDecoder
@@ -191,6 +192,8 @@ class StreamingResponse:
         for chunk in chunks:
             if chunk.content:
                 state.text_parts.append(chunk.content)
+            if chunk.is_final and state.tool_calls and not chunk.tool_calls:
+                chunk = attrs.evolve(chunk, tool_calls=state.tool_calls.complete(self._provider))
             self._pending.append(chunk)
             self._on_chunk(chunk)
             if chunk.is_final:

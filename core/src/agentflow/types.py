@@ -7,12 +7,19 @@ answered; users meet :class:`Response`, :class:`Usage` and :class:`StreamChunk`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-Role = Literal["system", "user", "assistant"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agentflow.tools import ToolCallAssembler
+
+Role = Literal["system", "user", "assistant", "tool"]
+ToolChoiceMode = Literal["auto", "none", "required", "tool"]
 
 #: The normalised finish reasons; a vendor's own value is kept beside it as ``raw_finish_reason``.
 FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "error"})
@@ -38,11 +45,222 @@ class Secret:
 
 
 @attrs.frozen(kw_only=True)
+class TextPart:
+    """Text inside a message that also holds images."""
+
+    text: str
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class ImagePart:
+    """An image inside a user message: its bytes and media type, or a URL the vendor fetches.
+
+    Build one with :meth:`from_bytes`, :meth:`from_path` or :meth:`from_url`; those check the
+    media type (PNG, JPEG, GIF or WebP) against the bytes. Each vendor's size limit is checked
+    when the request is built, before anything is sent.
+    """
+
+    media_type: str | None = None
+    data: bytes | None = None
+    url: str | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, media_type: str | None = None) -> ImagePart:
+        """An image from its bytes; ``media_type`` is read from the bytes when not given."""
+        from agentflow.images import image_from_bytes
+
+        return image_from_bytes(data, media_type)
+
+    @classmethod
+    def from_path(cls, path: str | Path, media_type: str | None = None) -> ImagePart:
+        """An image read from a file."""
+        from pathlib import Path as _Path
+
+        from agentflow.images import image_from_bytes
+
+        return image_from_bytes(_Path(path).read_bytes(), media_type, where=str(path))
+
+    @classmethod
+    def from_url(cls, url: str, media_type: str | None = None) -> ImagePart:
+        """An image the vendor downloads itself (``https://...``), or a ``data:`` URL."""
+        from agentflow.images import image_from_url
+
+        return image_from_url(url, media_type)
+
+    @property
+    def base64(self) -> str:
+        """The bytes in base64, as most vendors want inline images."""
+        import base64
+
+        return base64.b64encode(self.data or b"").decode("ascii")
+
+    def __repr__(self) -> str:
+        if self.data is not None:
+            return f"ImagePart(media_type={self.media_type!r}, {len(self.data)} bytes)"
+        return f"ImagePart(url={self.url!r})"
+
+
+ContentPart = TextPart | ImagePart
+
+
+@attrs.frozen(kw_only=True)
+class Tool:
+    """A tool the model may call: a name, what it does, and its parameters as JSON Schema.
+
+    :meth:`from_function` builds one from a typed Python function (which
+    :meth:`~agentflow.builder.LLMClientBuilder.run_tools` then runs), :meth:`from_type` from
+    an attrs class whose fields are the parameters. ``function`` is the Python callable behind
+    the tool, if any; ``arguments_type`` the attrs class the arguments are structured into.
+    """
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = attrs.field(
+        factory=lambda: {"type": "object", "properties": {}})
+    function: Callable[..., Any] | None = attrs.field(default=None, eq=False, repr=False)
+    arguments_type: type | None = attrs.field(default=None, eq=False, repr=False)
+
+    @classmethod
+    def from_function(cls, function: Callable[..., Any], *, name: str | None = None,
+                      description: str | None = None) -> Tool:
+        """A tool from a function's signature, type hints and docstring.
+
+        The docstring's first paragraph describes the tool; ``:param x:`` lines or a Google
+        style ``Args:`` section describe the parameters.
+        """
+        from agentflow.tools import tool_from_function
+
+        return tool_from_function(function, name=name, description=description)
+
+    @classmethod
+    def from_type(cls, arguments_type: type, *, name: str | None = None,
+                  description: str | None = None) -> Tool:
+        """A tool whose parameters are the fields of the attrs class ``arguments_type``."""
+        from agentflow.tools import tool_from_type
+
+        return tool_from_type(arguments_type, name=name, description=description)
+
+
+@attrs.frozen(kw_only=True)
+class ToolCall:
+    """A call the model asked for: the vendor's call id, the tool's name and its arguments.
+
+    ``arguments`` is the parsed JSON object; ``raw_arguments`` the JSON text as the vendor sent
+    it (Gemini sends objects, whose JSON is given here).
+    """
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any] = attrs.field(factory=dict)
+    raw_arguments: str = "{}"
+
+    @classmethod
+    def of(cls, id: str, name: str, arguments: Mapping[str, Any]) -> ToolCall:
+        """A call whose arguments came as an object rather than JSON text."""
+        return cls(id=id, name=name, arguments=arguments,
+                   raw_arguments=json.dumps(arguments, ensure_ascii=False,
+                                            separators=(",", ":")))
+
+
+@attrs.frozen(kw_only=True)
+class ToolChoice:
+    """Whether and which tool the model must call: ``auto`` (it decides), ``none``,
+    ``required`` (at least one), or ``tool`` (the one called ``name``)."""
+
+    mode: ToolChoiceMode = "auto"
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OutputSchema:
+    """The JSON Schema a structured answer must match.
+
+    ``strict`` says the schema meets the strict rules some vendors enforce exactly (every
+    object closed with ``additionalProperties: false``, every property required); vendors
+    that offer strict decoding use it then.
+    """
+
+    name: str
+    schema: Mapping[str, Any]
+    description: str = ""
+    strict: bool = False
+
+
+def _content(value: str | Any) -> str | tuple[ContentPart, ...]:
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _calls(value: Any) -> tuple[ToolCall, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
 class Message:
-    """One turn of a conversation."""
+    """One turn of a conversation.
+
+    ``content`` is text, or for a user message a sequence of :class:`TextPart` and
+    :class:`ImagePart`. An assistant message may carry the ``tool_calls`` it made; a ``tool``
+    message is the result of one call (``tool_call_id``, and the tool's ``name``, which some
+    vendors need), with ``is_error`` when the tool failed. The constructors :meth:`user`,
+    :meth:`assistant` and :meth:`tool_result` build each kind.
+    """
 
     role: Role
-    content: str
+    content: str | tuple[ContentPart, ...] = attrs.field(default="", converter=_content)
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_calls)
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        """Instructions that frame the conversation."""
+        return cls(role="system", content=text)
+
+    @classmethod
+    def user(cls, text: str = "", *images: ImagePart) -> Message:
+        """What the user says, with any images after the text."""
+        if not images:
+            return cls(role="user", content=text)
+        parts: tuple[ContentPart, ...] = ((TextPart(text=text),) if text else ()) + images
+        return cls(role="user", content=parts)
+
+    @classmethod
+    def assistant(cls, text: str = "", tool_calls: tuple[ToolCall, ...] = ()) -> Message:
+        """What the model answered: its text and the tool calls it made."""
+        return cls(role="assistant", content=text, tool_calls=tool_calls)
+
+    @classmethod
+    def tool_result(cls, call: ToolCall, result: Any, *, is_error: bool = False) -> Message:
+        """The result of ``call``: text as it is, anything else as JSON."""
+        from agentflow.tools import result_text
+
+        return cls(role="tool", content=result_text(result), tool_call_id=call.id,
+                   name=call.name, is_error=is_error)
+
+    @property
+    def text(self) -> str:
+        """The message's text (its text parts joined, when it holds images)."""
+        content = self.content
+        if isinstance(content, str):
+            return content
+        return "".join(part.text for part in content if isinstance(part, TextPart))
+
+    @property
+    def parts(self) -> tuple[ContentPart, ...]:
+        """The content as parts: one :class:`TextPart` for plain text (none when empty)."""
+        content = self.content
+        if isinstance(content, str):
+            return (TextPart(text=content),) if content else ()
+        return content
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        """The images in the message."""
+        content = self.content
+        if isinstance(content, str):
+            return ()
+        return tuple(part for part in content if isinstance(part, ImagePart))
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +269,9 @@ class Request:
 
     ``model`` is the vendor's own model id (``ModelSettings.model_id``), not the alias the
     user asked for. Parameters left as ``None`` are not sent, so the vendor's default applies.
+    ``tool_choice`` ``None`` leaves the choice to the vendor's default (``auto`` when tools are
+    given). With an ``output_schema`` the vendor is asked for JSON matching it, and the plugin
+    returns that JSON as the response's text (whatever mechanism it used to get it).
     """
 
     model: str
@@ -60,6 +281,10 @@ class Request:
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    output_schema: OutputSchema | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -107,7 +332,12 @@ class Pricing:
 
 @attrs.frozen(kw_only=True)
 class Response:
-    """A complete (non-streaming) answer."""
+    """A complete (non-streaming) answer.
+
+    ``tool_calls`` are the calls the model asked for (``finish_reason`` is then
+    ``"tool_calls"``). ``parsed`` is the structured answer when the request asked for one
+    (``output_type`` / ``json_schema``): an instance of the output type, or the JSON value.
+    """
 
     text: str
     model: str
@@ -116,6 +346,12 @@ class Response:
     raw_finish_reason: str | None = None
     usage: Usage | None = None
     request_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    parsed: Any = None
+
+    def message(self) -> Message:
+        """This answer as the assistant message that continues the conversation."""
+        return Message.assistant(self.text, self.tool_calls)
 
 
 @attrs.frozen(kw_only=True)
@@ -123,7 +359,8 @@ class StreamChunk:
     """One piece of a streamed answer.
 
     Only the last chunk of a stream has ``is_final`` set; it carries ``finish_reason`` and,
-    where the vendor reports it, ``usage``. Its ``content`` may be empty.
+    where the vendor reports it, ``usage``, and the complete ``tool_calls`` of the answer (their
+    argument fragments are assembled by the core). Its ``content`` may be empty.
     """
 
     content: str = ""
@@ -131,6 +368,7 @@ class StreamChunk:
     finish_reason: str | None = None
     raw_finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -144,6 +382,11 @@ class ProviderSpec:
     error (local OpenAI-compatible servers). A provider entry's own ``api_key_env`` replaces all
     of them.
     ``temperature_range`` is checked before any request is sent.
+
+    ``capabilities`` says what the vendor's plugin can send: ``streaming``, ``tools``,
+    ``structured_output``, ``images`` (inline bytes) and ``image_urls``. A request that needs a
+    capability the vendor lacks is refused before sending. ``image_media_types`` and
+    ``max_image_bytes`` (per image) are checked likewise.
     """
 
     name: str
@@ -155,6 +398,9 @@ class ProviderSpec:
     capabilities: frozenset[str] = frozenset({"streaming"})
     temperature_range: tuple[float, float] = (0.0, 2.0)
     docs_url: str | None = None
+    image_media_types: frozenset[str] = frozenset(
+        {"image/png", "image/jpeg", "image/gif", "image/webp"})
+    max_image_bytes: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -225,6 +471,11 @@ class StreamState:
     Plugins keep what they need between events in ``data`` (a finish reason seen before the
     usage arrives, say). ``text`` is the answer received so far, kept by the core. A plugin sets
     ``response_model`` when the stream names the model that answered.
+
+    Tool calls: a plugin feeds what the stream says of them to ``tool_calls`` (a
+    :class:`~agentflow.tools.ToolCallAssembler`: ``begin`` a call, ``append`` argument
+    fragments, or ``add`` a whole call); the core puts the complete calls on the final chunk.
+    ``request`` is the request being answered.
     """
 
     provider: str
@@ -233,8 +484,16 @@ class StreamState:
     response_model: str | None = None
     text_parts: list[str] = attrs.field(factory=list)
     data: dict[str, Any] = attrs.field(factory=dict)
+    request: Request | None = None
+    tool_calls: ToolCallAssembler = attrs.field(factory=lambda: _assembler())
 
     @property
     def text(self) -> str:
         """The text received so far."""
         return "".join(self.text_parts)
+
+
+def _assembler() -> ToolCallAssembler:
+    from agentflow.tools import ToolCallAssembler
+
+    return ToolCallAssembler()

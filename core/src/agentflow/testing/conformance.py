@@ -29,10 +29,12 @@ with uvicorn).
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
 import attrs
@@ -47,7 +49,7 @@ from agentflow.errors import (
     StreamingError,
     ValidationError,
 )
-from agentflow.testing.fake import Reply
+from agentflow.testing.fake import FakeToolCall, Reply, describe_image, tool_result_text
 
 if TYPE_CHECKING:
     from agentflow.builder import LLMClientBuilder
@@ -56,7 +58,37 @@ if TYPE_CHECKING:
     from agentflow.testing.server import FakeServer
     from agentflow.types import ProviderSpec, Response, StreamChunk
 
-__all__ = ["ConformanceHarness", "ProviderConformance", "WireRequest"]
+__all__ = ["ConformanceHarness", "ProviderConformance", "WireImage", "WireRequest", "WireTool",
+           "WireToolCall", "WireToolResult"]
+
+#: A 1x1 PNG, the image the suite sends.
+PIXEL_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def get_weather(city: str, days: int = 1) -> str:
+    """Today's weather in a city.
+
+    :param city: the city's name
+    :param days: how many days to forecast
+    """
+    return f"sunny in {city} for {days} day(s)"
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@attrs.frozen
+class Forecast:
+    """A weather forecast."""
+
+    city: str
+    temperature: float
+    conditions: Literal["sunny", "cloudy", "rain"]
+    hourly: list[int]
+
 
 #: The variable the suite's configuration reads the (dummy) key from.
 KEY_ENV = "AGENTFLOW_CONFORMANCE_API_KEY"
@@ -75,8 +107,15 @@ class WireRequest:
     """A vendor request as it reached the fake server, in agentflow's terms.
 
     ``messages`` are ``(role, text)`` pairs with roles ``user`` and ``assistant`` (a vendor's
-    ``model`` role is ``assistant`` here); system text goes in ``system``, not in ``messages``.
-    A parameter the request did not carry is ``None`` (``()`` for ``stop``).
+    ``model`` role is ``assistant`` here) for the turns that hold text; system text goes in
+    ``system``, not in ``messages``. A parameter the request did not carry is ``None`` (``()``
+    for ``stop`` and the tuples).
+
+    Tools: ``tools`` as offered; ``tool_choice`` as ``auto``, ``none``, ``required`` or the
+    forced tool's name (``None`` if not sent); ``output_schema`` the schema the vendor was asked
+    to match (for a vendor doing it through a forced tool, that tool's schema, and that tool
+    is then not listed in ``tools``); ``images`` of every message, in order; ``tool_calls``
+    of the assistant turns and ``tool_results``, in order.
     """
 
     model: str
@@ -87,6 +126,50 @@ class WireRequest:
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
+    tools: tuple[WireTool, ...] = ()
+    tool_choice: str | None = None
+    output_schema: Mapping[str, Any] | None = None
+    images: tuple[WireImage, ...] = ()
+    tool_calls: tuple[WireToolCall, ...] = ()
+    tool_results: tuple[WireToolResult, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class WireTool:
+    """A tool definition as sent: its name, description and parameters' JSON Schema."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class WireImage:
+    """An image as sent: its media type, and its decoded bytes or its URL."""
+
+    media_type: str | None
+    data: bytes | None = None
+    url: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WireToolCall:
+    """A tool call of an assistant turn sent back as history (``id`` ``None`` where the vendor
+    has no call ids)."""
+
+    id: str | None
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class WireToolResult:
+    """A tool result as sent (``id``/``name`` ``None`` where the vendor's format has none)."""
+
+    id: str | None
+    name: str | None
+    content: str
+    is_error: bool = False
 
 
 class ConformanceHarness:
@@ -386,6 +469,231 @@ class ProviderConformance:
         _, finish, raw_seen = await _answer(harness, harness.builder().prompt("hi"), streamed)
         assert (finish, raw_seen) == (expected, raw)
 
+    # --- tools, structured output, images ---------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_tool_definitions_reach_the_wire(self, harness: ConformanceHarness) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        await harness.builder().prompt("weather?").tools(get_weather, add).execute()
+        wire = harness.last_wire()
+        assert [tool.name for tool in wire.tools] == ["get_weather", "add"]
+        weather = wire.tools[0]
+        assert weather.description == "Today's weather in a city."
+        assert set(weather.parameters.get("properties", {})) == {"city", "days"}
+        assert wire.tool_choice in (None, "auto")
+        assert wire.output_schema is None
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("choice", ["none", "required", "add"])
+    async def test_tool_choice_reaches_the_wire(self, harness: ConformanceHarness,
+                                                choice: str) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        await harness.builder().prompt("sum?").tools(get_weather, add).tool_choice(
+            choice).execute_response()
+        assert harness.last_wire().tool_choice == choice
+
+    @pytest.mark.anyio
+    async def test_tool_calls_are_returned_parsed(self, harness: ConformanceHarness,
+                                                  streamed: bool) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        harness.script(Reply(tool_calls=[
+            FakeToolCall(name="get_weather", arguments={"city": "Paris", "days": 2}),
+            FakeToolCall(name="add", arguments={"a": 40, "b": 2})]))
+        builder = harness.builder().prompt("weather and sum?").tools(get_weather, add)
+        if streamed:
+            final = (await harness.stream(builder))[-1]
+            calls, finish = final.tool_calls, final.finish_reason
+        else:
+            response = await builder.execute_response()
+            calls, finish = response.tool_calls, response.finish_reason
+        assert [(call.name, dict(call.arguments)) for call in calls] == [
+            ("get_weather", {"city": "Paris", "days": 2}), ("add", {"a": 40, "b": 2})]
+        assert all(call.id for call in calls), "a tool call has no id"
+        assert len({call.id for call in calls}) == 2, "two tool calls share an id"
+        assert all(json.loads(call.raw_arguments) == call.arguments for call in calls)
+        assert finish == "tool_calls"
+
+    @pytest.mark.anyio
+    async def test_forced_tool_is_called(self, harness: ConformanceHarness,
+                                         streamed: bool) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        builder = harness.builder().prompt("weather?").tools(get_weather, add).tool_choice(
+            "get_weather")
+        if streamed:
+            calls = (await harness.stream(builder))[-1].tool_calls
+        else:
+            calls = (await builder.execute_response()).tool_calls
+        assert [call.name for call in calls] == ["get_weather"]
+        assert "city" in calls[0].arguments
+
+    @pytest.mark.anyio
+    async def test_tool_results_are_sent_back(self, harness: ConformanceHarness,
+                                              streamed: bool) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        from agentflow.types import Message, ToolCall
+
+        calls = (ToolCall.of("call_w", "get_weather", {"city": "Oslo"}),
+                 ToolCall.of("call_a", "add", {"a": 1, "b": 2}))
+        history = [Message.user("weather and sum?"), Message.assistant("", calls),
+                   Message.tool_result(calls[0], "snow"), Message.tool_result(calls[1], 3)]
+        text, finish, _ = await _answer(
+            harness, harness.builder().messages(history).tools(get_weather, add), streamed)
+        wire = harness.last_wire()
+        assert [(call.name, dict(call.arguments)) for call in wire.tool_calls] == [
+            ("get_weather", {"city": "Oslo"}), ("add", {"a": 1, "b": 2})]
+        assert [result.content for result in wire.tool_results] == ["snow", "3"]
+        for sent, result in zip(wire.tool_calls, wire.tool_results, strict=True):
+            if sent.id is not None:
+                assert result.id == sent.id
+            if result.name is not None:
+                assert result.name == sent.name
+        assert text == tool_result_text([("get_weather", "snow"), ("add", "3")])
+        assert finish == "stop"
+
+    @pytest.mark.anyio
+    async def test_failed_tool_result_is_marked(self, harness: ConformanceHarness) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        from agentflow.types import Message, ToolCall
+
+        call = ToolCall.of("call_w", "get_weather", {"city": "Oslo"})
+        history = [Message.user("weather?"), Message.assistant("", (call,)),
+                   Message.tool_result(call, "Error: the service is down", is_error=True)]
+        await harness.builder().messages(history).tools(get_weather).execute()
+        (result,) = harness.last_wire().tool_results
+        assert "the service is down" in result.content
+        assert result.is_error or result.content.startswith("Error")
+
+    @pytest.mark.anyio
+    async def test_malformed_tool_arguments_keep_the_raw_text(
+            self, harness: ConformanceHarness, streamed: bool) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        raw = '{"city": "Par'
+        harness.script(Reply(tool_calls=[FakeToolCall(name="get_weather", raw_arguments=raw)]))
+        with pytest.raises((ProviderError, StreamingError)) as caught:
+            await _answer(harness, harness.builder().prompt("weather?").tools(get_weather),
+                          streamed)
+        error = caught.value
+        assert isinstance(error, StreamingError if streamed else ProviderError)
+        assert error.raw_arguments == raw
+        assert "get_weather" in str(error)
+
+    @pytest.mark.anyio
+    async def test_agent_loop_runs_the_tools(self, harness: ConformanceHarness) -> None:
+        if await _refused_without(harness, "tools",
+                                  harness.builder().prompt("x").tools(get_weather).execute):
+            return
+        harness.script(Reply(tool_calls=[
+            FakeToolCall(name="get_weather", arguments={"city": "Lima", "days": 3}),
+            FakeToolCall(name="add", arguments={"a": 2, "b": 5})]))
+        run = await harness.builder().prompt("weather and sum?").tools(
+            get_weather, add).run_tools(max_steps=3)
+        assert run.text == tool_result_text([("get_weather", "sunny in Lima for 3 day(s)"),
+                                             ("add", "7")])
+        assert [len(step.tool_runs) for step in run.steps] == [2, 0]
+        assert [message.role for message in run.messages] == [
+            "user", "assistant", "tool", "tool", "assistant"]
+
+    @pytest.mark.anyio
+    async def test_structured_output_is_parsed(self, harness: ConformanceHarness,
+                                               streamed: bool) -> None:
+        if await _refused_without(harness, "structured_output",
+                                  harness.builder().prompt("x").output_type(Forecast).execute):
+            return
+        builder = harness.builder().prompt("forecast?").output_type(Forecast)
+        if streamed:
+            builder = builder.streaming()
+        forecast = await builder.execute_parsed()
+        assert isinstance(forecast, Forecast)
+        assert forecast.conditions in ("sunny", "cloudy", "rain")
+        schema = harness.last_wire().output_schema
+        assert schema is not None, "no output schema reached the wire"
+        assert set(schema.get("properties", {})) == {"city", "temperature", "conditions",
+                                                     "hourly"}
+
+    @pytest.mark.anyio
+    async def test_json_schema_answer_is_returned(self, harness: ConformanceHarness) -> None:
+        if await _refused_without(harness, "structured_output",
+                                  harness.builder().prompt("x").output_type(Forecast).execute):
+            return
+        schema = {"type": "object", "properties": {"total": {"type": "integer"}},
+                  "required": ["total"], "additionalProperties": False}
+        harness.script(Reply(text='{"total": 42}'))
+        response = await harness.builder().prompt("sum?").json_schema(
+            schema, name="sum").execute_response()
+        assert response.parsed == {"total": 42}
+        assert response.finish_reason == "stop"
+        assert not response.tool_calls
+
+    @pytest.mark.anyio
+    async def test_answer_that_does_not_fit_the_schema_is_located(
+            self, harness: ConformanceHarness) -> None:
+        if await _refused_without(harness, "structured_output",
+                                  harness.builder().prompt("x").output_type(Forecast).execute):
+            return
+        answer = '{"city": "Rome", "temperature": "warm", "conditions": "sunny", "hourly": []}'
+        harness.script(Reply(text=answer))
+        with pytest.raises(ValidationError) as caught:
+            await harness.builder().prompt("forecast?").output_type(Forecast).execute_parsed()
+        assert caught.value.path == "$.temperature"
+        assert caught.value.answer is not None
+        assert json.loads(caught.value.answer) == json.loads(answer)
+
+    @pytest.mark.anyio
+    async def test_image_bytes_reach_the_vendor(self, harness: ConformanceHarness,
+                                                streamed: bool) -> None:
+        if await _refused_without(harness, "images",
+                                  harness.builder().prompt("x").image(PIXEL_PNG).execute):
+            return
+        text, _, _ = await _answer(
+            harness, harness.builder().prompt("What is this?").image(PIXEL_PNG), streamed)
+        (image,) = harness.last_wire().images
+        assert (image.media_type, image.data) == ("image/png", PIXEL_PNG)
+        assert describe_image("image/png", PIXEL_PNG) in text
+
+    @pytest.mark.anyio
+    async def test_image_url_is_sent_or_refused_before_sending(
+            self, harness: ConformanceHarness) -> None:
+        if await _refused_without(harness, "images",
+                                  harness.builder().prompt("x").image(PIXEL_PNG).execute):
+            return
+        url = "https://example.com/cat.png"
+        builder = harness.builder().prompt("What is this?").image(url)
+        if "image_urls" not in harness.spec.capabilities:
+            with pytest.raises(ValidationError, match="bytes"):
+                await builder.execute()
+            assert harness.requests == []
+            return
+        await builder.execute()
+        (image,) = harness.last_wire().images
+        assert image.url == url
+
+    @pytest.mark.anyio
+    async def test_image_over_the_vendor_limit_is_refused_before_sending(
+            self, harness: ConformanceHarness) -> None:
+        if await _refused_without(harness, "images",
+                                  harness.builder().prompt("x").image(PIXEL_PNG).execute):
+            return
+        limit = harness.spec.max_image_bytes
+        assert limit is not None, "declare the vendor's per-image limit (max_image_bytes)"
+        too_big = PIXEL_PNG + bytes(limit + 1 - len(PIXEL_PNG))
+        with pytest.raises(ValidationError, match="more than"):
+            await harness.builder().prompt("What is this?").image(too_big).execute()
+        assert harness.requests == []
+
     # --- errors -----------------------------------------------------------------------------
 
     @pytest.mark.anyio
@@ -498,6 +806,18 @@ class ProviderConformance:
         assert "conformance overload" in str(error)
         assert error.provider == self.provider
         harness.assert_no_key(error)
+
+
+async def _refused_without(harness: ConformanceHarness, capability: str,
+                           send: Callable[[], Awaitable[object]]) -> bool:
+    """For a vendor whose plugin lacks ``capability``: check that a request needing it is
+    refused before anything is sent, and return ``True`` (the test then ends there)."""
+    if capability in harness.spec.capabilities:
+        return False
+    with pytest.raises(ValidationError, match=f"{harness.spec.name} .*does not"):
+        await send()
+    assert harness.requests == [], f"a request needing {capability} was sent anyway"
+    return True
 
 
 async def _answer(harness: ConformanceHarness, builder: LLMClientBuilder,

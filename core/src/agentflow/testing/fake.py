@@ -12,12 +12,40 @@ Nothing here imports a web server; :mod:`agentflow.testing.server` does.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-__all__ = ["FakeCall", "FakeJSON", "FakeProvider", "FakeRaw", "FakeRoute", "FakeStream", "Reply"]
+__all__ = ["FakeCall", "FakeJSON", "FakeProvider", "FakeRaw", "FakeRoute", "FakeStream",
+           "FakeToolCall", "Reply", "describe_image", "example_instance", "tool_result_text"]
+
+
+@attrs.frozen(kw_only=True)
+class FakeToolCall:
+    """A tool call a scripted :class:`Reply` makes the emulated model ask for.
+
+    ``arguments`` is sent as the vendor sends arguments (JSON text, or an object for Gemini);
+    ``raw_arguments``, when given, is sent as the text instead, even if it is not valid JSON
+    (for vendors that send text). ``id`` defaults to one the emulation makes up.
+    """
+
+    name: str
+    arguments: Mapping[str, Any] = attrs.field(factory=dict)
+    raw_arguments: str | None = None
+    id: str | None = None
+
+    def arguments_text(self) -> str:
+        """The arguments as the JSON text to send."""
+        if self.raw_arguments is not None:
+            return self.raw_arguments
+        return json.dumps(self.arguments, separators=(",", ":"), ensure_ascii=False)
+
+
+def _calls(calls: Iterable[FakeToolCall]) -> tuple[FakeToolCall, ...]:
+    return tuple(calls)
 
 
 @attrs.frozen(kw_only=True)
@@ -36,6 +64,15 @@ class Reply:
     that have one, e.g. Anthropic's ``overloaded_error``); the vendor's handler applies it.
     ``finish_reason`` is the vendor's raw value to report; ``usage`` overrides the token counts
     the handler would compute, as (prompt_tokens, completion_tokens).
+
+    ``tool_calls`` makes the answer ask for those calls (after ``text``, if any, and with the
+    vendor's tool-call finish reason); a stream sends each call's arguments in ``chunks``
+    pieces (default 3). Without scripted calls, the emulations behave as a model that must
+    obey the request: a ``required`` or named ``tool_choice`` gets a call to that tool (or the
+    first) with :func:`example_instance` arguments; a requested output schema gets an
+    :func:`example_instance` of it as the answer; after tool results, the echo is
+    :func:`tool_result_text`; images in the last user message are echoed as
+    :func:`describe_image` after the text.
     """
 
     text: str | None = None
@@ -52,6 +89,7 @@ class Reply:
     error_after: int | None = None
     finish_reason: str | None = None
     usage: tuple[int, int] | None = None
+    tool_calls: Sequence[FakeToolCall] = attrs.field(default=(), converter=_calls)
 
     def text_for(self, prompt: str) -> str:
         """The answer text: the scripted one, or an echo of ``prompt``."""
@@ -74,6 +112,65 @@ class Reply:
             pieces.append(text[start:end])
             start = end
         return pieces
+
+
+def example_instance(schema: Mapping[str, Any] | bool) -> Any:
+    """A small, deterministic JSON value that matches ``schema``, as a model obeying it would
+    write: every property present, enums' first option, numbers within their bounds, one item
+    per array (or the minimum)."""
+    if not isinstance(schema, Mapping):
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        typed = [option for option in options if option.get("type") != "null"]
+        return example_instance(typed[0] if typed else options[0])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or (kind is None and "properties" in schema):
+        return {name: example_instance(sub) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        prefix = schema.get("prefixItems")
+        if prefix:
+            return [example_instance(sub) for sub in prefix]
+        count = max(1, schema.get("minItems", 1))
+        return [example_instance(schema.get("items", {})) for _ in range(count)]
+    if kind == "string":
+        formats = {"date-time": "2026-01-02T03:04:05+00:00", "date": "2026-01-02",
+                   "time": "03:04:05"}
+        text = formats.get(schema.get("format", ""), "example")
+        return text.ljust(schema.get("minLength", 0), "x")
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", 1)
+        high = schema.get("maximum")
+        value = low if high is None or low <= high else high
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return "example"
+
+
+def describe_image(media_type: str | None, data: bytes | None = None,
+                   url: str | None = None) -> str:
+    """How the emulations echo an image: ``[image/png, 68 bytes, sha256:1a2b3c4d]`` for bytes,
+    ``[image at https://...]`` for a URL, so a test sees exactly what reached the vendor."""
+    if data is not None:
+        digest = hashlib.sha256(data).hexdigest()[:8]
+        return f"[{media_type}, {len(data)} bytes, sha256:{digest}]"
+    return f"[image at {url}]"
+
+
+def tool_result_text(results: Sequence[tuple[str, str]]) -> str:
+    """How the emulations answer after tool results, given ``(tool name, result)`` pairs:
+    ``Tool results: get_weather -> sunny; add -> 5``."""
+    listed = "; ".join(f"{name} -> {content}" for name, content in results)
+    return f"Tool results: {listed}"
 
 
 @attrs.frozen(kw_only=True)
