@@ -176,6 +176,29 @@ class MetricsCollector:
                 self._all.count("circuit.opened")
             elif kind == "llm.exporter.error":
                 self._all.count(f"exporter.errors.{event.metadata.get('plugin', 'unknown')}")
+            elif kind.startswith("agent."):
+                self._agent(event)
+
+    def _agent(self, event: ExecutionEvent) -> None:
+        """``run_tools`` events: runs, steps, tool calls, tool failures and tool latency, for
+        all calls and per model (an agent run has no single provider)."""
+        meta = event.metadata
+        model = str(meta.get("model", "unknown"))
+        scopes = (self._all, self._models.get(model) or self._models.setdefault(model, _Scope()))
+        kind = event.event_type
+        for scope in scopes:
+            if kind == "agent.step":
+                scope.count("agent.steps")
+            elif kind == "agent.tool":
+                scope.count("agent.tool_calls")
+                if meta.get("status") == "error":
+                    scope.count("agent.tool_errors")
+                if event.duration_ms is not None:
+                    scope.observe("agent.tool_ms", event.duration_ms)
+            elif kind == "agent.complete":
+                scope.count("agent.runs")
+                if meta.get("status") == "step_limit":
+                    scope.count("agent.step_limits")
 
     def _scopes(self, event: ExecutionEvent) -> tuple[_Scope, _Scope, _Scope]:
         meta = event.metadata

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         FakeRaw,
         FakeRoute,
         FakeStream,
+        FakeToolCall,
         Reply,
     )
     from agentflow.testing.server import FakeServer
@@ -36,6 +37,7 @@ __all__ = [
     "FakeRoute",
     "FakeServer",
     "FakeStream",
+    "FakeToolCall",
     "RecordedRequest",
     "Reply",
 ]
@@ -44,7 +46,7 @@ _LOCATIONS = {
     "FakeServer": "agentflow.testing.server",
     "RecordedRequest": "agentflow.testing.app",
     **dict.fromkeys(("FakeCall", "FakeJSON", "FakeProvider", "FakeRaw", "FakeRoute",
-                     "FakeStream", "Reply"), "agentflow.testing.fake"),
+                     "FakeStream", "FakeToolCall", "Reply"), "agentflow.testing.fake"),
 }
 
 
