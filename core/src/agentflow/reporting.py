@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from agentflow.errors import LLMError
     from agentflow.observability import MetricsCollector
     from agentflow.runtime import Runtime
-    from agentflow.types import ModelSettings, Request, Response, StreamChunk, Usage
+    from agentflow.types import Message, ModelSettings, Request, Response, StreamChunk, Usage
 
 __all__ = ["CallReport"]
 
@@ -61,8 +61,7 @@ class CallReport:
         if self.active:
             extra: dict[str, Any] = {}
             if self._runtime.include_text:
-                extra["prompt"] = tuple({"role": m.role, "content": m.content}
-                                        for m in request.messages)
+                extra["prompt"] = tuple(_shown(m) for m in request.messages)
             self._emit("llm.request.start", extra, timed=False)
 
     def answered(self, response: Response, *, status: int, attempts: int) -> None:
@@ -72,7 +71,9 @@ class CallReport:
         if self.active:
             extra = {"status": status, "finish_reason": response.finish_reason,
                      "response_model": response.model, "request_id": response.request_id,
-                     "attempts": attempts, **self._usage(usage)}
+                     "attempts": attempts,
+                     "tool_calls": [call.name for call in response.tool_calls],
+                     **self._usage(usage)}
             if self._runtime.include_text:
                 extra["answer"] = response.text
             self._emit("llm.request.complete", extra)
@@ -145,7 +146,9 @@ class CallReport:
                  "request_id": request_id, "chunks": self._chunks,
                  "time_to_first_token_ms": (None if first is None
                                             else (first - self.started) * 1000),
-                 "output_tokens_per_second": speed, **self._usage(usage)}
+                 "output_tokens_per_second": speed,
+                 "tool_calls": [call.name for call in final.tool_calls] if final else [],
+                 **self._usage(usage)}
         if self._runtime.include_text:
             extra["answer"] = text
         self._emit("llm.stream.complete", extra)
@@ -178,3 +181,14 @@ class CallReport:
                       if usage is not None else "")
             logger.debug("%s: answered in %.0f ms (%s%s)", self.call_id, self._elapsed_ms(),
                          finish_reason, tokens)
+
+
+def _shown(message: Message) -> dict[str, Any]:
+    """A message as ``include_text`` events show it: its text, and of images only their
+    number (their bytes would swell every event)."""
+    shown: dict[str, Any] = {"role": message.role, "content": message.text}
+    if message.images:
+        shown["images"] = len(message.images)
+    if message.tool_calls:
+        shown["tool_calls"] = [call.name for call in message.tool_calls]
+    return shown
