@@ -11,6 +11,7 @@ import json
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = ["main"]
@@ -66,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--temperature", type=float)
     run.add_argument("--max-tokens", type=int)
     run.add_argument("--stream", action="store_true", help="print the answer as it arrives")
+    run.add_argument("--image", action="append", default=[], metavar="PATH_OR_URL",
+                     help="attach an image (a file, an https:// or data: URL); repeatable")
+    run.add_argument("--schema", metavar="FILE",
+                     help="ask for JSON matching the JSON Schema in FILE; prints the parsed "
+                          "value")
     run.add_argument("--json", action="store_true",
                      help="print the whole response (text, usage, finish reason) as JSON")
     run.add_argument("--metrics", action="store_true",
@@ -143,6 +149,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         builder.temperature(args.temperature)
     if args.max_tokens is not None:
         builder.max_tokens(args.max_tokens)
+    for image in args.image:
+        builder.image(image)
+    if args.schema:
+        builder.json_schema(_read_schema(args.schema))
     metrics = None
     if args.metrics:
         from agentflow.observability import MetricsCollector
@@ -168,11 +178,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                  "usage": _usage_dict(final.usage), **figures()})
             elif args.json:
                 response = await builder.execute_response()
-                _print_json({"text": response.text, "model": response.model,
+                parsed = {"parsed": response.parsed} if args.schema else {}
+                _print_json({"text": response.text, **parsed, "model": response.model,
                              "provider": response.provider,
                              "finish_reason": response.finish_reason,
                              "usage": _usage_dict(response.usage),
                              "request_id": response.request_id, **figures()})
+            elif args.schema:
+                _print_json(await builder.execute_parsed())
             else:
                 print(await builder.execute())
         finally:
@@ -184,6 +197,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     _run_async(execute)
     return EXIT_OK
+
+
+def _read_schema(path: str) -> Any:
+    """The JSON Schema in the file ``path`` (JSON, or YAML)."""
+    from agentflow.errors import ValidationError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"--schema {path}: {exc.strerror}", parameter="schema") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            return YAML(typ="safe").load(text)
+        except YAMLError as exc:
+            raise ValidationError(f"--schema {path} is neither JSON nor YAML: {exc}",
+                                  parameter="schema") from None
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

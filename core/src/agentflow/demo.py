@@ -2,7 +2,8 @@
 
 The fake provider server starts on loopback with the emulation each plugin contributes; every
 vendor is pointed at it through an ordinary configuration, and a normal and a streaming prompt
-go through each along the real path (hooks, httpx, SSE). Nothing leaves the machine.
+go through each along the real path (hooks, httpx, SSE), then, where the vendor's plugin can,
+a tool loop and a typed answer. Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 import time
 from typing import TYPE_CHECKING, TextIO
+
+import attrs
 
 if TYPE_CHECKING:
     from agentflow.config import Config
@@ -42,8 +45,6 @@ def run_demo(out: TextIO) -> int:
 
 def demo_config(server: FakeServer, host: PluginHost) -> Config:
     """A configuration that sends every emulated vendor to ``server``, one model each."""
-    import attrs
-
     from agentflow.config import ModelConfig, PricingConfig
     from agentflow.testing.wiring import fake_config
 
@@ -120,3 +121,32 @@ async def _show_one(runtime: Runtime, alias: str, out: TextIO) -> None:
     final = stream.final_chunk
     out.write(f"\n              {pieces} chunks, finish="
               f"{final.finish_reason if final else None}\n")
+    spec = runtime.host.providers().get(runtime.resolve(alias).vendor)
+    capabilities = spec.capabilities if spec is not None else frozenset()
+    if "tools" in capabilities:
+        run = await LLMClientBuilder(alias, runtime=runtime).prompt(
+            "What time is it in Lisbon?").tools(local_time).tool_choice("required").run_tools()
+        for tool_run in run.steps[0].tool_runs:
+            out.write(f"   tools:     {tool_run.call.name}({dict(tool_run.call.arguments)}) -> "
+                      f"{tool_run.result}\n")
+        out.write(f"              then: {run.text}\n")
+    if "structured_output" in capabilities:
+        card = await LLMClientBuilder(alias, runtime=runtime).prompt(
+            "Rate agentflow.").output_type(Rating).execute_parsed()
+        out.write(f"   typed:     {card!r}\n")
+
+
+def local_time(city: str) -> str:
+    """The local time in a city.
+
+    :param city: the city's name
+    """
+    return f"12:00 in {city}"
+
+
+@attrs.frozen
+class Rating:
+    """A rating of a library."""
+
+    library: str
+    stars: int
