@@ -120,9 +120,11 @@ def agentflow_parse_response(
     :param provider: the vendor name. Return ``None`` if it is not yours.
     :param response: the HTTP response, body already read.
     :param request: the request that produced it.
-    :returns: the text, normalised finish reason (with the raw one kept), usage and the
-        vendor's request id. Raise :class:`~agentflow.errors.ProviderError` for a body that
-        cannot be understood.
+    :returns: the text, normalised finish reason (with the raw one kept), usage, the
+        vendor's request id and the tool calls asked for (``finish_reason="tool_calls"``). With
+        ``request.output_schema`` set, the text is the structured answer's JSON, however the
+        vendor delivered it; the core parses it. Raise
+        :class:`~agentflow.errors.ProviderError` for a body that cannot be understood.
 
     First-result hook.
     """
@@ -137,6 +139,9 @@ def agentflow_parse_stream_event(
     :param provider: the vendor name. Return ``None`` if it is not yours.
     :param event: the decoded SSE event (``event``, ``data``, ``id``).
     :param state: per-stream scratch space; keep what later events need in ``state.data``.
+        Feed tool calls to ``state.tool_calls`` (``begin``/``append`` for argument fragments,
+        ``add`` for whole calls): the core assembles them onto the final chunk.
+        ``state.request`` is the request being answered.
     :returns: zero or more chunks. Exactly one chunk of the stream must have ``is_final`` set,
         carrying the finish reason and usage; the core stops reading after it. A stream that ends
         without a final chunk is reported as cut off. Raise an :class:`~agentflow.errors.LLMError`
