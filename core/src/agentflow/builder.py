@@ -318,6 +318,20 @@ class LLMClientBuilder:
 
         return run_sync(self.execute_response)
 
+    def execute_parsed_sync(self) -> Any:
+        """:meth:`execute_parsed` for code that is not async."""
+        from agentflow.sync import run_sync
+
+        return run_sync(self.execute_parsed)
+
+    def run_tools_sync(self, *, max_steps: int = 8, tool_timeout: float | None = None,
+                       raise_tool_errors: bool = False) -> AgentRun:
+        """:meth:`run_tools` for code that is not async."""
+        from agentflow.sync import run_sync
+
+        return run_sync(lambda: self.run_tools(max_steps=max_steps, tool_timeout=tool_timeout,
+                                               raise_tool_errors=raise_tool_errors))
+
     # helpers ------------------------------------------------------------------------------
 
     def _runtime_in_use(self) -> Runtime:
