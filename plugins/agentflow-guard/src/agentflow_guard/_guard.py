@@ -25,6 +25,7 @@ import attrs
 
 from agentflow.errors import ConfigurationError
 from agentflow.hookspecs import hookimpl
+from agentflow.types import TextPart
 from agentflow_guard._errors import PromptRejectedError
 from agentflow_guard._rules import Redaction, key_redaction
 from agentflow_guard._settings import (
@@ -174,7 +175,7 @@ def _listed(value: Iterable[Any]) -> Any:
 
 def _check(messages: tuple[Message, ...], rules: GuardRules, settings: ModelSettings) -> None:
     context: dict[str, Any] = {"provider": settings.provider, "model": settings.name}
-    size = sum(len(message.content) for message in messages)
+    size = sum(len(message.text) for message in messages)
     for rule, limit, amount, unit in (
             ("max_prompt_chars", rules.max_prompt_chars, size, "characters"),
             ("max_prompt_tokens", rules.max_prompt_tokens, math.ceil(size / CHARS_PER_TOKEN),
@@ -188,7 +189,7 @@ def _check(messages: tuple[Message, ...], rules: GuardRules, settings: ModelSett
                 rule=rule, **context)
     for index, message in enumerate(messages):
         for deny in rules.deny:
-            if deny.matches(message.content):
+            if deny.matches(message.text):
                 logger.warning("refused a prompt to %s: deny rule %s matched message %d (%s)",
                                settings.provider, deny.name, index, message.role)
                 raise PromptRejectedError(
@@ -211,9 +212,18 @@ def _redactions(rules: GuardRules, settings: ModelSettings) -> tuple[Redaction, 
 
 def _redacted(message: Message, redactions: tuple[Redaction, ...], replacement: str,
               counts: dict[str, int]) -> Message:
+    """``message`` with its text redacted (each text part of a message that holds images)."""
+    def redact(text: str) -> str:
+        for redaction in redactions:
+            text, count = redaction.apply(text, replacement)
+            if count:
+                counts[redaction.name] = counts.get(redaction.name, 0) + count
+        return text
+
     content = message.content
-    for redaction in redactions:
-        content, count = redaction.apply(content, replacement)
-        if count:
-            counts[redaction.name] = counts.get(redaction.name, 0) + count
-    return message if content == message.content else attrs.evolve(message, content=content)
+    if isinstance(content, str):
+        changed: Any = redact(content)
+    else:
+        changed = tuple(attrs.evolve(part, text=redact(part.text)) if isinstance(part, TextPart)
+                        else part for part in content)
+    return message if changed == content else attrs.evolve(message, content=changed)
