@@ -85,7 +85,7 @@ def test_tool_choice_modes(capable: Runtime, mode: str) -> None:
     (lambda b: b.json_schema({"type": "string"}), "object at its root"),
     (lambda b: b.output_type(int), "attrs class"),
     (lambda b: b.image(3.5), "bytes, a path, a URL or an ImagePart"),
-    (lambda b: b.image(b"plain text"), "not PNG, JPEG, GIF or WebP"),
+    (lambda b: b.image(b"plain text"), "not PNG, JPEG, GIF, WebP"),
     (lambda b: b.image(PIXEL_PNG + bytes(1024)).build(), "more than the 1024 bytes"),
 ])
 def test_mistakes_are_refused_before_sending(capable: Runtime, configure: Any,

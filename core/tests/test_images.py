@@ -18,6 +18,9 @@ WEBP = b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(8)
 
 @pytest.mark.parametrize(("data", "kind"), [
     (PIXEL_PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"), (WEBP, "image/webp"),
+    (b"\x00\x00\x00\x18ftypheic" + bytes(8), "image/heic"),
+    (b"\x00\x00\x00\x18ftypmif1" + bytes(8), "image/heif"),
+    (b"\x00\x00\x00\x18ftypisom" + bytes(8), None),
     (b"%PDF-1.7", None), (b"RIFF1234WAVE", None), (b"", None)])
 def test_media_type_is_read_from_the_signature(data: bytes, kind: str | None) -> None:
     assert sniff_media_type(data) == kind
@@ -34,7 +37,7 @@ def test_bytes_get_their_media_type() -> None:
 
 @pytest.mark.parametrize(("data", "media_type", "message"), [
     (PIXEL_PNG, "image/jpeg", "its bytes are image/png, not the image/jpeg given"),
-    (b"not an image", None, "not PNG, JPEG, GIF or WebP"),
+    (b"not an image", None, "not PNG, JPEG, GIF, WebP or HEIC/HEIF"),
     (b"", "image/png", "empty"),
     (PIXEL_PNG, "text/plain", "not an image type"),
     ("text", "image/png", "expected bytes")])
@@ -44,8 +47,8 @@ def test_bad_images_are_refused(data: bytes, media_type: str | None, message: st
 
 
 def test_an_unknown_signature_is_taken_with_an_explicit_type() -> None:
-    heic = ImagePart.from_bytes(b"\x00\x00\x00\x18ftypheic", "image/heic")
-    assert heic.media_type == "image/heic"
+    avif = ImagePart.from_bytes(b"\x00\x00\x00\x18ftypavif", "image/avif")
+    assert avif.media_type == "image/avif"
 
 
 def test_a_file_is_read(tmp_path: object) -> None:

@@ -131,6 +131,7 @@ def test_unusable_arguments_keep_the_raw_text(raw: str, stream: bool, kind: type
     assert caught.value.raw_arguments == raw
     assert "lookup" in str(caught.value)
     assert "acme" in str(caught.value)
+    assert caught.value.provider is None  # the core fills in the provider entry's name
 
 
 _ARGUMENTS = st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8)

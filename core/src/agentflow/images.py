@@ -23,7 +23,8 @@ _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png
 
 
 def sniff_media_type(data: bytes) -> str | None:
-    """The media type the bytes' signature announces: PNG, JPEG, GIF, WebP, or ``None``."""
+    """The media type the bytes' signature announces: PNG, JPEG, GIF, WebP, HEIC, HEIF, or
+    ``None``."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
@@ -32,6 +33,12 @@ def sniff_media_type(data: bytes) -> str | None:
         return "image/gif"
     if len(data) >= 12 and data.startswith(b"RIFF") and data[8:12] == b"WEBP":
         return "image/webp"
+    if len(data) >= 12 and data[4:8] == b"ftyp":  # ISO media: the brand says which
+        brand = data[8:12]
+        if brand in (b"heic", b"heix", b"hevc", b"hevx"):
+            return "image/heic"
+        if brand in (b"mif1", b"msf1", b"heif"):
+            return "image/heif"
     return None
 
 
@@ -57,8 +64,8 @@ def image_from_bytes(data: bytes, media_type: str | None = None, *,
     if media_type is None:
         if found is None:
             raise ValidationError(
-                f"{what}: its bytes are not PNG, JPEG, GIF or WebP; pass media_type if the "
-                "vendor takes another kind", parameter="image")
+                f"{what}: its bytes are not PNG, JPEG, GIF, WebP or HEIC/HEIF; pass "
+                "media_type if the vendor takes another kind", parameter="image")
         media_type = found
     media_type = _normalised(media_type)
     if not media_type.startswith("image/"):

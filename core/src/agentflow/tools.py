@@ -155,7 +155,8 @@ def _docstring(doc: str | None) -> tuple[str, dict[str, str]]:
 
 
 def parse_arguments(raw: str, *, tool: str, provider: str, stream: bool = False) -> dict[str, Any]:
-    """The arguments object in ``raw`` (``""`` means none).
+    """The arguments object in ``raw`` (``""`` means none); ``provider`` names the sender in
+    an error's message (a vendor's label, say).
 
     Raises :class:`StreamingError` (``stream``) or :class:`ProviderError` when ``raw`` is not a
     JSON object; the error's ``raw_arguments`` keeps the text.
@@ -172,9 +173,10 @@ def parse_arguments(raw: str, *, tool: str, provider: str, stream: bool = False)
         problem = f"is a JSON {type(value).__name__}, not an object"
     shown = raw if len(raw) <= 200 else raw[:200] + "..."
     kind = StreamingError if stream else ProviderError
+    # ``provider`` may be a vendor's label ("OpenAI"): it names the sender in the message only;
+    # the core fills in the error's provider entry.
     error = kind(f"{provider} sent arguments for tool {tool!r} that cannot be used: the text "
-                 f"{problem}: {shown} (the whole text is kept in .raw_arguments)",
-                 provider=provider)
+                 f"{problem}: {shown} (the whole text is kept in .raw_arguments)")
     error.raw_arguments = raw
     raise error
 

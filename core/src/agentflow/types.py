@@ -55,8 +55,9 @@ class TextPart:
 class ImagePart:
     """An image inside a user message: its bytes and media type, or a URL the vendor fetches.
 
-    Build one with :meth:`from_bytes`, :meth:`from_path` or :meth:`from_url`; those check the
-    media type (PNG, JPEG, GIF or WebP) against the bytes. Each vendor's size limit is checked
+    Build one with :meth:`from_bytes`, :meth:`from_path` or :meth:`from_url`; those read the
+    media type from the bytes (PNG, JPEG, GIF, WebP, HEIC, HEIF), or check a given one against
+    them. Each vendor's size limit is checked
     when the request is built, before anything is sent.
     """
 
