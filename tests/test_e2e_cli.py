@@ -191,11 +191,17 @@ def test_demo_runs_every_vendor_offline():
     assert "FAILED" not in result.stdout
     table = result.stdout.split("== metrics ==\n")[1].splitlines()
     assert table[0].split()[:2] == ["MODEL", "CALLS"]
-    rows = {line.split()[0]: line for line in table[1:]}
-    assert rows["demo-openai"].split()[1:4] == ["2", "2", "0"]
-    assert "$" in rows["demo-openai"]
-    assert rows["demo-acme"].endswith("unknown")  # the tutorial vendor publishes no price
-    assert rows["all"].split()[1] == str(2 * (len(rows) - 1))
+    rows = {line.split()[0]: line.split() for line in table[1:]}
+    # two calls each; a vendor that can also runs a tool loop (two calls) and a typed answer
+    calls = {"demo-google": 5, "demo-acme": 2}
+    for model, expected in calls.items():
+        assert rows[model][1:4] == [str(expected), str(expected), "0"], model
+    assert all(row[3] == "0" for row in rows.values())
+    assert "$" in " ".join(rows["demo-openai"])
+    assert rows["demo-acme"][-1] == "unknown"  # the tutorial vendor publishes no price
+    assert int(rows["all"][1]) == sum(int(row[1]) for name, row in rows.items() if name != "all")
+    assert "   tools:     local_time({'city': 'example'}) -> 12:00 in example" in result.stdout
+    assert "   typed:     Rating(library='example', stars=1)" in result.stdout
 
 
 def test_a_broken_plugin_warns_once_and_the_command_keeps_working(tmp_path, config):

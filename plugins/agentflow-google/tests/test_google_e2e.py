@@ -170,3 +170,39 @@ async def test_google_api_key_wins_over_gemini_api_key(fake_llm_server, monkeypa
     finally:
         await runtime.aclose()
     assert fake_llm_server.requests[-1].headers["x-goog-api-key"] == "google-key"
+
+
+def get_weather(city: str) -> str:
+    """Today's weather in a city."""
+    return f"sunny in {city}"
+
+
+@pytest.mark.parametrize("model", [MODEL, "gemini-3.8-flash"])
+async def test_an_agent_loop_keeps_the_calls_signatures(fake_agentflow, model):
+    from agentflow.testing import FakeToolCall
+
+    server = fake_agentflow.server
+    server.script("google", Reply(tool_calls=[FakeToolCall(name="get_weather",
+                                                           arguments={"city": "Rome"})]))
+    run = await AgentFlow.model(model).prompt("weather?").tools(get_weather).run_tools()
+    assert run.text == "Tool results: get_weather -> sunny in Rome"
+    first, second = server.requests
+    sent = second.json["contents"][1]["parts"][0]
+    signed = "thoughtSignature" in sent
+    assert signed is (model != MODEL)
+    if signed:  # the signature the emulation made (base64 "++++////..."), given back as it came
+        assert sent["thoughtSignature"].startswith("++++////")
+        assert sent["thoughtSignature"].endswith("==")
+    assert first.json["tools"][0]["functionDeclarations"][0]["name"] == "get_weather"
+
+
+async def test_an_image_url_and_a_typed_answer(fake_agentflow):
+    schema = {"type": "object", "properties": {"animal": {"type": "string",
+                                                          "enum": ["cat", "dog"]}}}
+    response = await AgentFlow.model(MODEL).prompt("What is it?").image(
+        "https://example.com/pet.webp").json_schema(schema).execute_response()
+    assert response.parsed == {"animal": "cat"}
+    (request,) = fake_agentflow.server.requests
+    assert request.json["contents"][0]["parts"][1] == {
+        "fileData": {"fileUri": "https://example.com/pet.webp", "mimeType": "image/webp"}}
+    assert request.json["generationConfig"]["responseJsonSchema"] == schema

@@ -37,6 +37,12 @@ __version__ = "0.1.0"
 
 NAME = "google"
 USER_AGENT = _codec.USER_AGENT
+#: The image types Gemini reads (GIF is not among them).
+IMAGE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic",
+                               "image/heif"})
+#: agentflow's limit per inline image: Gemini takes up to 100 MB of base64 per request (about
+#: 75 MB of bytes), so this leaves room for a few large images and the conversation.
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 @hookimpl
@@ -48,7 +54,10 @@ def agentflow_register_providers() -> list[ProviderSpec]:
         api_key_env="GOOGLE_API_KEY", api_key_env_fallbacks=("GEMINI_API_KEY",),
         temperature_range=(0.0, 2.0),
         description="Google Gemini API (generateContent): Gemini 2.5, 3.x and 4 models",
-        docs_url="https://ai.google.dev/api/generate-content")]
+        docs_url="https://ai.google.dev/api/generate-content",
+        capabilities=frozenset({"streaming", "tools", "structured_output", "images",
+                                "image_urls"}),
+        image_media_types=IMAGE_MEDIA_TYPES, max_image_bytes=MAX_IMAGE_BYTES)]
 
 
 @hookimpl

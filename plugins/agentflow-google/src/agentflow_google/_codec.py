@@ -21,6 +21,10 @@ README):
   the reason and the flagged safety categories, rather than returning an empty string; a
   filter stop after some text returns (or streams) that text with
   ``finish_reason == "content_filter"``.
+* Function calls: ``functionCall`` parts become ``Response.tool_calls`` (in a stream, whole
+  calls handed to ``state.tool_calls``), and ``finishReason: STOP`` with calls is reported as
+  ``tool_calls``. Tools, tool results, thought signatures, structured output and images are
+  laid out as :mod:`agentflow_google._content` describes.
 * A stream has no end marker: the chunk that carries ``finishReason`` gives the final chunk
   (its ``usageMetadata`` arrives in that same chunk). ``responseId`` is the request id, of
   answers and of streams.
@@ -35,7 +39,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from agentflow.errors import ProviderError, StreamingError
-from agentflow.types import Response, StreamChunk, Usage
+from agentflow.types import Response, StreamChunk, ToolCall, Usage
+from agentflow_google import _content
 from agentflow_google._errors import LABEL, error_in_payload, error_object, excerpt
 
 if TYPE_CHECKING:
@@ -116,17 +121,22 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     """The ``httpx.Request`` for ``request``: URL, headers (with the key) and JSON body.
 
     ``generationConfig`` holds only what is set: ``temperature``, ``topP``,
-    ``maxOutputTokens``, ``stopSequences``, and ``thinkingConfig`` from the model options
-    ``thinking_level`` / ``thinking_budget``.
+    ``maxOutputTokens``, ``stopSequences``, ``thinkingConfig`` from the model options
+    ``thinking_level`` / ``thinking_budget``, and ``responseMimeType`` with
+    ``responseJsonSchema`` for an output schema. Tools, tool results and images are laid out
+    by :mod:`agentflow_google._content`; ``parallel_tool_calls`` has no Gemini field.
     """
     import httpx
 
-    body: dict[str, Any] = {"contents": [
-        {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
-        for m in request.messages if m.role != "system"]}
-    system = [m.content for m in request.messages if m.role == "system"]
+    body: dict[str, Any] = {"contents": _content.contents(request.messages, request.model)}
+    system = [m.text for m in request.messages if m.role == "system"]
     if system:
         body["systemInstruction"] = {"parts": [{"text": text} for text in system]}
+    if request.tools:
+        body["tools"] = _content.function_declarations(request.tools)
+        config = _content.tool_config(request.tool_choice)
+        if config is not None:
+            body["toolConfig"] = config
     config = _generation_config(request, settings.options)
     if config:
         body["generationConfig"] = config
@@ -172,6 +182,8 @@ def _generation_config(request: Request, options: Mapping[str, Any]) -> dict[str
                 if options.get(option) is not None}
     if thinking:
         config["thinkingConfig"] = thinking
+    if request.output_schema is not None:
+        config.update(_content.structured_output(request.output_schema))
     return config
 
 
@@ -234,9 +246,11 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
             raise ProviderError(f"{LABEL} sent an answer with no candidate and no block "
                                 f"reason, so there is no text to return: {excerpt(content)}")
         text = _text(candidate)
+        calls = tuple(ToolCall.of(id, name, _content.arguments(name, args))
+                      for id, name, args in _content.read_calls(_parts(candidate)))
         raw = candidate.get("finishReason") or None
-        finish = normalise_finish_reason(raw)
-        if finish == "content_filter" and not text:
+        finish = _finish(raw, bool(calls))
+        if finish == "content_filter" and not text and not calls:
             raise _filtered(candidate, raw)
         return Response(
             text=text,
@@ -246,6 +260,7 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
             raw_finish_reason=raw,
             usage=parse_usage(body.get("usageMetadata")),
             request_id=request_id,
+            tool_calls=calls,
         )
     except ProviderError as exc:
         raise exc.with_context(request_id=request_id) from None
@@ -268,12 +283,22 @@ def _first_candidate(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _text(candidate: dict[str, Any]) -> str:
-    """The candidate's text parts joined, thoughts left out."""
+def _parts(candidate: dict[str, Any]) -> list[Any]:
     content = candidate.get("content")
     parts = None if content is None else content.get("parts")
-    texts = [part.get("text") for part in parts or () if not part.get("thought")]
+    return list(parts or ())
+
+
+def _text(candidate: dict[str, Any]) -> str:
+    """The candidate's text parts joined, thoughts left out."""
+    texts = [part.get("text") for part in _parts(candidate) if not part.get("thought")]
     return "".join(text for text in texts if text is not None)
+
+
+def _finish(raw: str | None, calls: bool) -> str | None:
+    """The finish reason; Gemini says ``STOP`` when it stops to have functions called."""
+    finish = normalise_finish_reason(raw)
+    return "tool_calls" if calls and finish == "stop" else finish
 
 
 def _flagged(ratings: Any) -> str:
@@ -310,7 +335,8 @@ def _filtered(candidate: dict[str, Any], raw: str | None) -> ProviderError:
 def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk]:
     """The chunks in one streamed ``GenerateContentResponse`` (a ``data:`` event).
 
-    Its text gives a chunk; a ``finishReason`` gives the final chunk, with the latest
+    Its text gives a chunk, and its ``functionCall`` parts (which Gemini streams whole) go to
+    ``state.tool_calls``; a ``finishReason`` gives the final chunk, with the latest
     ``usageMetadata`` (kept in ``state.data``). The first ``responseId`` becomes the stream's
     request id. An error object raises the error it denotes, a blocked prompt or a filtered
     stream with no text at all :class:`ProviderError`, and an event that is not a JSON object
@@ -352,11 +378,18 @@ def _stream_chunks(body: dict[str, Any], state: StreamState) -> list[StreamChunk
         return []  # a chunk with usage only
     text = _text(candidate)
     chunks = [StreamChunk(content=text)] if text else []
+    calls = state.tool_calls
+    for id, name, args in _content.read_calls(_parts(candidate), len(calls)):
+        if isinstance(args, dict):
+            calls.add(id, name, args)
+        else:  # the core refuses it, with its JSON, when the stream ends
+            calls.begin(("not an object", len(calls)), id=id, name=name,
+                        arguments=json.dumps(args, ensure_ascii=False))
     raw = candidate.get("finishReason") or None
     if raw is None:
         return chunks
-    finish = normalise_finish_reason(raw)
-    if finish == "content_filter" and not text and not state.text_parts:
+    finish = _finish(raw, bool(calls))
+    if finish == "content_filter" and not text and not state.text_parts and not calls:
         raise _filtered(candidate, raw)
     chunks.append(StreamChunk(is_final=True, finish_reason=finish, raw_finish_reason=raw,
                               usage=parse_usage(state.data.get("usage"))))

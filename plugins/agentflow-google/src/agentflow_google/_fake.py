@@ -39,6 +39,11 @@ How a :class:`~agentflow.testing.Reply` is played, beyond the fields every emula
 * ``error_after=K`` ends a stream after K content events with an event holding an error object
   (``{"error": {"code": 503, "message", "status": "UNAVAILABLE"}}`` unless ``error_type`` names
   another status), which is what the service sends when it fails mid-answer.
+* Function calls, structured output and images are played as
+  :mod:`agentflow_google._fake_content` describes: scripted ``tool_calls`` become whole
+  ``functionCall`` parts with ``finishReason: STOP``, mode ``ANY`` forces a call, a response
+  schema gets an example answer, function responses and images are echoed, and tools, parts
+  and schemas are checked as the service checks them.
 * A ``generationConfig.thinkingConfig`` other than a zero budget or the ``minimal`` level makes
   the model "think": 8 thinking tokens are reported as ``thoughtsTokenCount`` (on top of a
   scripted ``usage``), and with ``includeThoughts`` a thought part (``thought: true``) comes
@@ -52,8 +57,6 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
 from agentflow.testing.fake import (
     FakeCall,
     FakeJSON,
@@ -63,6 +66,7 @@ from agentflow.testing.fake import (
     Reply,
 )
 from agentflow_google._errors import STATUS_CODES
+from agentflow_google._fake_content import Problem, function_words, reply_content, request_problem
 
 __all__ = ["STATUS_NAMES", "THOUGHT_TOKENS", "error_body", "gemini_fake"]
 
@@ -259,7 +263,8 @@ def _serve(call: FakeCall, *, stream: bool) -> FakeJSON | FakeStream:
     body = call.json
     if not isinstance(body, dict):
         return _error(400, "Invalid JSON payload received. Expected an object.")
-    problem = _field_problem(body) or _contents_problem(body) or _config_problem(body)
+    problem = (_field_problem(body) or _contents_problem(body) or _config_problem(body)
+               or request_problem(body, model))
     if problem is not None:
         return _error(400, problem.message, details=problem.details())
     chunks = _answer(model, body, call.reply, stream=stream)
@@ -270,21 +275,6 @@ def _serve(call: FakeCall, *, stream: bool) -> FakeJSON | FakeStream:
     events: list[str | tuple[str, str]] = [
         json.dumps(chunk, separators=(",", ":"), ensure_ascii=False) for chunk in chunks]
     return FakeStream(events=events, headers=_HEADERS, malformed_event='{"candidates": [')
-
-
-@attrs.frozen
-class _Problem:
-    """A request the service refuses with 400; ``field`` for a ``BadRequest`` detail."""
-
-    message: str
-    field: str | None = None
-
-    def details(self) -> list[dict[str, Any]] | None:
-        if self.field is None:
-            return None
-        violation = {"field": self.field, "description": self.message} if self.field else {
-            "description": self.message}
-        return [{"@type": f"{_TYPE}BadRequest", "fieldViolations": [violation]}]
 
 
 def _camel(name: str) -> str:
@@ -301,44 +291,44 @@ def _get(mapping: Mapping[str, Any], camel: str) -> Any:
     return value
 
 
-def _unknown(mapping: Mapping[str, Any], known: frozenset[str], where: str) -> _Problem | None:
+def _unknown(mapping: Mapping[str, Any], known: frozenset[str], where: str) -> Problem | None:
     for name in mapping:
         if _camel(name) not in known:
             at = f" at '{where}'" if where else ""
-            return _Problem(f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot '
+            return Problem(f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot '
                             "find field.", where)
     return None
 
 
-def _field_problem(body: dict[str, Any]) -> _Problem | None:
+def _field_problem(body: dict[str, Any]) -> Problem | None:
     config = _get(body, "generationConfig")
     if config is not None and not isinstance(config, dict):
-        return _Problem(f"Invalid value at 'generation_config' (type.googleapis.com/google.ai."
+        return Problem(f"Invalid value at 'generation_config' (type.googleapis.com/google.ai."
                         f"generativelanguage.v1beta.GenerationConfig), {json.dumps(config)}",
                         "generation_config")
     return _unknown(body, _REQUEST_FIELDS, "") or (
         _unknown(config, _CONFIG_FIELDS, "generation_config") if config else None)
 
 
-def _contents_problem(body: dict[str, Any]) -> _Problem | None:
+def _contents_problem(body: dict[str, Any]) -> Problem | None:
     contents = body.get("contents")
     if not contents:
-        return _Problem("* GenerateContentRequest.contents: contents is not specified\n")
+        return Problem("* GenerateContentRequest.contents: contents is not specified\n")
     if not isinstance(contents, list):
-        return _Problem(f"Invalid value at 'contents' (type.googleapis.com/google.ai."
+        return Problem(f"Invalid value at 'contents' (type.googleapis.com/google.ai."
                         f"generativelanguage.v1beta.Content), {json.dumps(contents)}",
                         "contents")
     for index, content in enumerate(contents):
         if not isinstance(content, dict) or content.get("role", "user") not in ("user", "model"):
-            return _Problem("Please use a valid role: user, model.")
+            return Problem("Please use a valid role: user, model.")
         parts = content.get("parts")
         if not parts or not isinstance(parts, list):
-            return _Problem(f"* GenerateContentRequest.contents[{index}].parts: "
+            return Problem(f"* GenerateContentRequest.contents[{index}].parts: "
                             "contents.parts must not be empty.\n")
     return None
 
 
-def _config_problem(body: dict[str, Any]) -> _Problem | None:
+def _config_problem(body: dict[str, Any]) -> Problem | None:
     config = _get(body, "generationConfig") or {}
     for name, low, high in (("temperature", 0, 2), ("topP", 0, 1)):
         value = _get(config, name)
@@ -347,14 +337,14 @@ def _config_problem(body: dict[str, Any]) -> _Problem | None:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return _invalid_value(name, value, "TYPE_FLOAT")
         if not low <= value <= high:
-            return _Problem(f"Unable to submit request because it has a {name} value of "
+            return Problem(f"Unable to submit request because it has a {name} value of "
                             f"{value:g} but the supported range is from {low} (inclusive) to "
                             f"{high + 0.0001:g} (exclusive). Update the value and try again.")
     limit = _get(config, "maxOutputTokens")
     if limit is not None and (type(limit) is not int or limit < 1):
         if type(limit) is not int:
             return _invalid_value("maxOutputTokens", limit, "TYPE_INT32")
-        return _Problem(f"Unable to submit request because it has a maxOutputTokens value of "
+        return Problem(f"Unable to submit request because it has a maxOutputTokens value of "
                         f"{limit} but the supported range is from 1 (inclusive) to 65537 "
                         "(exclusive). Update the value and try again.")
     stop = _get(config, "stopSequences")
@@ -362,12 +352,12 @@ def _config_problem(body: dict[str, Any]) -> _Problem | None:
                              or not all(isinstance(s, str) for s in stop)):
         return _invalid_value("stopSequences", stop, "TYPE_STRING")
     if stop is not None and len(stop) > 5:
-        return _Problem("Unable to submit request because it has more than 5 stop sequences. "
+        return Problem("Unable to submit request because it has more than 5 stop sequences. "
                         "Remove some and try again.")
     return _thinking_problem(_get(config, "thinkingConfig"))
 
 
-def _thinking_problem(thinking: Any) -> _Problem | None:
+def _thinking_problem(thinking: Any) -> Problem | None:
     if thinking is None:
         return None
     if not isinstance(thinking, dict):
@@ -381,10 +371,10 @@ def _thinking_problem(thinking: Any) -> _Problem | None:
     return None
 
 
-def _invalid_value(name: str, value: Any, kind: str) -> _Problem:
+def _invalid_value(name: str, value: Any, kind: str) -> Problem:
     path = ".".join("".join(f"_{c.lower()}" if c.isupper() else c for c in part)
                     for part in f"generationConfig.{name}".split("."))
-    return _Problem(f"Invalid value at '{path}' ({kind}), {json.dumps(value)}", path)
+    return Problem(f"Invalid value at '{path}' ({kind}), {json.dumps(value)}", path)
 
 
 # --- answers -----------------------------------------------------------------------------------
@@ -392,8 +382,8 @@ def _invalid_value(name: str, value: Any, kind: str) -> _Problem:
 
 def _text(content: Any) -> str:
     parts = content.get("parts") if isinstance(content, dict) else None
-    return " ".join(str(part.get("text", "")) for part in parts or ()
-                    if isinstance(part, dict) and not part.get("thought"))
+    return " ".join(str(part["text"]) for part in parts or ()
+                    if isinstance(part, dict) and "text" in part and not part.get("thought"))
 
 
 def _words(text: str) -> int:
@@ -404,13 +394,14 @@ def _answer(model: str, body: dict[str, Any], reply: Reply, *,
             stream: bool) -> list[dict[str, Any]]:
     """The answer's chunks (one for a plain answer)."""
     contents = body["contents"]
-    prompt = next((_text(c) for c in reversed(contents) if c.get("role", "user") == "user"), "")
     config = _get(body, "generationConfig") or {}
-    text, finish = _shape(reply.text_for(prompt), config)
+    answer, calls = reply_content(model, body, reply)
+    text, finish = _shape(answer, config)
     finish = reply.finish_reason or finish
     prompt_tokens, answer_tokens = reply.usage or (
-        sum(_words(_text(c)) for c in contents)
-        + _words(_text(_get(body, "systemInstruction"))), _words(text))
+        sum(_words(_text(c)) + function_words(c) for c in contents)
+        + _words(_text(_get(body, "systemInstruction"))),
+        _words(text) + function_words({"parts": calls}))
     thinking = _get(config, "thinkingConfig") or {}
     thoughts = THOUGHT_TOKENS if _thinks(thinking) else 0
     head = {"modelVersion": model, "responseId": secrets.token_urlsafe(17)}
@@ -435,10 +426,13 @@ def _answer(model: str, body: dict[str, Any], reply: Reply, *,
     thought: list[dict[str, Any]] = [{"text": "Thinking it over.", "thought": True}] if (
         thoughts and _get(thinking, "includeThoughts")) else []
     if not stream:
-        return [_chunk([*thought, {"text": text}], finish, usage, head)]
+        said = [{"text": text}] if text or not calls else []
+        return [_chunk([*thought, *said, *calls], finish, usage, head)]
     pieces: list[list[dict[str, Any]]] = [[{"text": piece}] for piece in reply.split(text)]
     if thought:
         pieces.insert(0, thought)
+    if calls:  # Gemini streams each function call whole
+        pieces.append(calls)
     if reply.error_after is not None:
         kept = [_chunk(parts, None, opening, head) for parts in pieces[:reply.error_after]]
         status = reply.error_type if reply.error_type in STATUS_CODES else "UNAVAILABLE"
