@@ -83,6 +83,8 @@ def test_tool_choice_modes(capable: Runtime, mode: str) -> None:
     (lambda b: b.tools(lookup).tool_choice("other").build(), "not among the tools given"),
     (lambda b: b.tool_choice("required").build(), "needs tools"),
     (lambda b: b.json_schema({"type": "string"}), "object at its root"),
+    (lambda b: b.tools(lookup).json_schema({"type": "object"}, name="lookup").build(),
+     "named 'lookup', as a tool is"),
     (lambda b: b.output_type(int), "attrs class"),
     (lambda b: b.image(3.5), "bytes, a path, a URL or an ImagePart"),
     (lambda b: b.image(b"plain text"), "not PNG, JPEG, GIF, WebP"),

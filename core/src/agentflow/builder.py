@@ -433,6 +433,10 @@ class LLMClientBuilder:
             offered = ", ".join(tool.name for tool in self._tools)
             raise ValidationError(f"tool_choice names {choice.name!r}, which is not among the "
                                   f"tools given ({offered})", parameter="tool_choice")
+        output = self._output
+        if output is not None and output.name in {tool.name for tool in self._tools}:
+            raise ValidationError(f"the output schema is named {output.name!r}, as a tool is; "
+                                  "give it another name", parameter="output")
         if any(m.images for m in messages):
             from agentflow.images import check_images
 

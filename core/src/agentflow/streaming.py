@@ -69,6 +69,7 @@ class StreamingResponse:
         self._on_close = on_close
         self._pending: deque[StreamChunk] = deque()
         self._finished = False
+        self._final_arrived = False
         self._closed = False
         self.final_chunk: StreamChunk | None = None
 
@@ -149,6 +150,8 @@ class StreamingResponse:
                     if self._finished:
                         break
             except LLMError as exc:
+                if self._final_arrived:
+                    await self._drain()
                 await self._fail(exc)
             except EventTooLargeError as exc:
                 await self._fail(StreamingError(
@@ -193,7 +196,12 @@ class StreamingResponse:
             if chunk.content:
                 state.text_parts.append(chunk.content)
             if chunk.is_final and state.tool_calls and not chunk.tool_calls:
-                chunk = attrs.evolve(chunk, tool_calls=state.tool_calls.complete(self._provider))
+                try:
+                    calls = state.tool_calls.complete(self._provider)
+                except LLMError:
+                    self._final_arrived = True  # the body is complete: drain it, then fail
+                    raise
+                chunk = attrs.evolve(chunk, tool_calls=calls)
             self._pending.append(chunk)
             self._on_chunk(chunk)
             if chunk.is_final:

@@ -583,7 +583,6 @@ class ProviderConformance:
         assert result.is_error or result.content.startswith("Error")
 
     @pytest.mark.anyio
-    @pytest.mark.filterwarnings(_CUT_WARNING)
     async def test_malformed_tool_arguments_keep_the_raw_text(
             self, harness: ConformanceHarness, streamed: bool) -> None:
         if await _refused_without(harness, "tools",
