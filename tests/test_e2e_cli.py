@@ -193,7 +193,7 @@ def test_demo_runs_every_vendor_offline():
     assert table[0].split()[:2] == ["MODEL", "CALLS"]
     rows = {line.split()[0]: line.split() for line in table[1:]}
     # two calls each; a vendor that can also runs a tool loop (two calls) and a typed answer
-    calls = {"demo-google": 5, "demo-acme": 2}
+    calls = {"demo-google": 5, "demo-anthropic": 5, "demo-acme": 2}
     for model, expected in calls.items():
         assert rows[model][1:4] == [str(expected), str(expected), "0"], model
     assert all(row[3] == "0" for row in rows.values())

@@ -71,3 +71,41 @@ async def test_the_key_comes_from_anthropic_api_key(fake_llm_server, monkeypatch
         AgentFlow.use_runtime(previous)
         await runtime.aclose()
     assert fake_llm_server.requests[-1].headers["x-api-key"] == "sk-ant-from-the-environment"
+
+
+def get_weather(city: str) -> str:
+    """Today's weather in a city."""
+    return f"sunny in {city}"
+
+
+async def test_the_agent_loop_ends_with_the_structured_answer(fake_agentflow):
+    schema = {"type": "object", "properties": {"summary": {"type": "string"}},
+              "required": ["summary"]}
+    run = await AgentFlow.model(MODEL).prompt("weather in Oslo?").tools(get_weather).json_schema(
+        schema, name="report").run_tools(max_steps=3)
+    assert run.parsed == {"summary": "example"}
+    assert [len(step.tool_runs) for step in run.steps] == [1, 0]
+    first, second = (request.json for request in fake_agentflow.server.requests)
+    assert [tool["name"] for tool in first["tools"]] == ["get_weather", "report"]
+    assert first["tool_choice"] == second["tool_choice"] == {"type": "any"}
+    assert second["messages"][-1]["content"][0]["content"] == "sunny in example"
+
+
+async def test_one_call_at_a_time(fake_agentflow):
+    await AgentFlow.model(MODEL).prompt("hi").tools(get_weather).parallel_tool_calls(
+        False).execute()
+    assert fake_agentflow.server.requests[-1].json["tool_choice"] == {
+        "type": "auto", "disable_parallel_tool_use": True}
+
+
+async def test_a_large_image_is_refused_before_sending(fake_agentflow):
+    from agentflow.testing.conformance import PIXEL_PNG
+    from agentflow_anthropic import MAX_IMAGE_BYTES
+
+    fits = PIXEL_PNG + bytes(MAX_IMAGE_BYTES - len(PIXEL_PNG))
+    await AgentFlow.model(MODEL).prompt("what?").image(fits).execute()
+    sent = fake_agentflow.server.requests[-1].json["messages"][0]["content"][1]
+    assert len(sent["source"]["data"]) == 5 * 1024 * 1024  # the service's limit, exactly
+    with pytest.raises(ValidationError, match="more than"):
+        await AgentFlow.model(MODEL).prompt("what?").image(fits + b"x").execute()
+    assert len(fake_agentflow.server.requests) == 1

@@ -4,7 +4,9 @@ Decisions worth knowing (also in the README):
 
 * System messages go in the top-level ``system`` field (several are joined by a blank line);
   the other turns go in ``messages`` as they are. Consecutive turns of one role are sent as
-  they are too: the API combines them into one turn.
+  they are too: the API combines them into one turn. Tool calls, tool results, images, tools
+  and structured output (through a forced *answer tool*) are content blocks: see
+  :mod:`agentflow_anthropic._content`.
 * ``max_tokens`` is always sent, as the API requires: the call's or the configuration's, else
   the model's ``default_max_tokens`` option, else :data:`~agentflow_anthropic._catalog.
   DEFAULT_MAX_TOKENS`.
@@ -15,8 +17,11 @@ Decisions worth knowing (also in the README):
   is ``content_filter``; anything else (``pause_turn``, say) is ``None``, with the raw value kept.
 * Streams: text comes from ``content_block_delta`` events with a ``text_delta``; the input usage
   from ``message_start``, the stop reason and output usage from ``message_delta`` and the final
-  chunk from ``message_stop``. ``ping``, thinking and unknown events are skipped, as Anthropic
-  asks of clients; an ``error`` event raises the error its type denotes.
+  chunk from ``message_stop``. A ``tool_use`` block's ``content_block_start`` begins a tool
+  call and its ``input_json_delta`` events carry the arguments' JSON text (the core assembles
+  them); the answer tool's fragments are the answer's text instead. ``ping``, thinking and
+  unknown events are skipped, as Anthropic asks of clients; an ``error`` event raises the
+  error its type denotes.
 """
 
 from __future__ import annotations
@@ -116,13 +121,14 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     options: Mapping[str, Any] = settings.options
     if "default_max_tokens" not in options:
         options = {**(model_options(request.model) or {}), **options}
-    system = [m.content for m in request.messages if m.role == "system"]
+    from agentflow_anthropic._content import tool_fields, turns
+
+    system = [m.text for m in request.messages if m.role == "system"]
     body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens or options.get("default_max_tokens",
                                                         DEFAULT_MAX_TOKENS),
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages
-                     if m.role != "system"],
+        "messages": turns(request.messages),
     }
     if system:
         body["system"] = "\n\n".join(system)
@@ -132,6 +138,7 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
         body["top_p"] = request.top_p
     if request.stop:
         body["stop_sequences"] = list(request.stop)
+    body.update(tool_fields(request))
     if request.stream:
         body["stream"] = True
     headers = {
@@ -165,9 +172,13 @@ def models_request(settings: ModelSettings) -> httpx.Request:
 # --- answers -----------------------------------------------------------------------------------
 
 
-def normalise_stop_reason(raw: str | None) -> str | None:
-    """agentflow's finish reason for Anthropic's ``stop_reason``; ``None`` if unknown."""
-    return _STOP_REASONS.get(raw) if raw is not None else None
+def normalise_stop_reason(raw: str | None, *, answered: bool = False) -> str | None:
+    """agentflow's finish reason for Anthropic's ``stop_reason``; ``None`` if unknown.
+
+    ``answered``: the model called the answer tool and no other, so ``tool_use`` is ``stop``.
+    """
+    reason = _STOP_REASONS.get(raw) if raw is not None else None
+    return "stop" if answered and reason == "tool_calls" else reason
 
 
 def parse_usage(raw: Any) -> Usage | None:
@@ -218,18 +229,20 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
                             f"{excerpt(content)}")
     if body.get("type") == "error":
         raise error_from_body(_error_fields(body), response.headers, where="in a 200 answer")
+    from agentflow_anthropic._content import read_blocks
+
     try:
-        blocks = body["content"]
-        text = "".join(block["text"] for block in blocks if block.get("type") == "text")
+        text, calls, answered = read_blocks(body["content"], request)
         raw = body.get("stop_reason")
         return Response(
             text=text,
             model=body.get("model") or (request.model if request is not None else ""),
             provider="anthropic",
-            finish_reason=normalise_stop_reason(raw),
+            finish_reason=normalise_stop_reason(raw, answered=answered and not calls),
             raw_finish_reason=raw,
             usage=parse_usage(body.get("usage")),
             request_id=response.headers.get("request-id") or body.get("id"),
+            tool_calls=calls,
         )
     except (AttributeError, KeyError, TypeError) as exc:
         raise ProviderError(f"{LABEL} sent a message of an unexpected shape "
@@ -253,9 +266,13 @@ def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk
             delta = body["delta"]
             if delta.get("type") == "text_delta" and delta["text"]:
                 return [StreamChunk(content=delta["text"])]
+            if delta.get("type") == "input_json_delta":
+                return _arguments(state, body["index"], delta["partial_json"])
             return []
         if kind == "content_block_start":
             block = body["content_block"]
+            if block.get("type") == "tool_use":
+                return _tool_use_start(state, body["index"], block)
             text = block.get("text") if block.get("type") == "text" else None
             return [StreamChunk(content=text)] if text else []
         if kind == "message_start":
@@ -280,6 +297,31 @@ def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk
     return []  # ping, content_block_stop, thinking and events added later: skipped
 
 
+def _tool_use_start(state: StreamState, index: Any, block: dict[str, Any]) -> list[StreamChunk]:
+    """A ``tool_use`` block starts: a tool call, or the answer tool's answer."""
+    from agentflow_anthropic._content import answer_tool_name
+
+    given = block.get("input")
+    # The service starts the block with an empty input and streams it; text given here is kept.
+    text = json.dumps(given, separators=(",", ":"), ensure_ascii=False) if given else ""
+    request = state.request
+    if request is not None and block["name"] == answer_tool_name(request):
+        state.data.setdefault("answer_blocks", set()).add(index)
+        return [StreamChunk(content=text)] if text else []
+    state.tool_calls.begin(index, id=block["id"], name=block["name"], arguments=text)
+    return []
+
+
+def _arguments(state: StreamState, index: Any, fragment: str) -> list[StreamChunk]:
+    """Some of a tool's input JSON: the answer's text, or a call's arguments."""
+    if not isinstance(fragment, str):
+        raise TypeError(f"partial_json is {type(fragment).__name__}, not text")
+    if index in state.data.get("answer_blocks", ()):
+        return [StreamChunk(content=fragment)] if fragment else []
+    state.tool_calls.append(index, fragment)
+    return []
+
+
 def _merge_usage(state: StreamState, usage: Any) -> None:
     """Keep the latest count of each kind: ``message_delta`` counts are cumulative."""
     if isinstance(usage, dict):
@@ -293,7 +335,8 @@ def _final_chunk(state: StreamState) -> StreamChunk:
         usage = parse_usage(state.data.get("usage"))
     except TypeError as exc:
         raise StreamingError(f"the stream's usage report could not be read: {exc}") from None
-    return StreamChunk(is_final=True, finish_reason=normalise_stop_reason(raw),
+    answered = bool(state.data.get("answer_blocks")) and not state.tool_calls
+    return StreamChunk(is_final=True, finish_reason=normalise_stop_reason(raw, answered=answered),
                        raw_finish_reason=raw, usage=usage)
 
 

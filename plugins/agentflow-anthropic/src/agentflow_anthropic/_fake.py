@@ -2,12 +2,26 @@
 
 ``POST /v1/messages`` and ``GET /v1/models``, mounted so that the provider's base URL on the fake
 server is ``<server>/anthropic`` (like ``https://api.anthropic.com``). Requests are checked the
-way the service does (``x-api-key``, ``anthropic-version``, the required fields, roles, ranges,
-``temperature`` with ``top_p`` on models that refuse both) and answered with the service's
-shapes: a ``message`` object, the full stream event sequence (``message_start``,
-``content_block_start``, ``ping``, ``content_block_delta``..., ``content_block_stop``,
-``message_delta``, ``message_stop``) or ``{"type": "error", "error": {...}, "request_id"}``,
-each with a ``request-id`` header. Token counts are one per whitespace-separated word.
+way the service does (``x-api-key``, ``anthropic-version``, then :mod:`._fake_rules`: the
+required fields, roles, ranges, content blocks, tool pairing, images, tools, ``tool_choice``)
+and answered with the service's shapes: a ``message`` object, the full stream event sequence
+(``message_start``, then per content block ``content_block_start``, ``content_block_delta``...,
+``content_block_stop``, with a ``ping`` after the first start; ``message_delta``,
+``message_stop``) or ``{"type": "error", "error": {...}, "request_id"}``, each with a
+``request-id`` header. Token counts are one per whitespace-separated word (of the text, tool
+inputs and results in; of the text and tool input JSON out).
+
+The emulated model: scripted ``Reply.tool_calls`` become ``tool_use`` blocks after the text
+(``stop_reason`` ``tool_use``; a stream sends each input's JSON in ``chunks`` or 3
+``input_json_delta`` fragments, verbatim, and an empty input as one empty fragment, as the
+service does). Unscripted, a ``tool_choice`` of type ``tool`` calls that tool and ``any`` the
+first tool, or the last one when the request ends with tool results (where agentflow puts its
+answer tool), with :func:`~agentflow.testing.fake.example_instance` input, or the scripted
+``Reply.text`` parsed as JSON (the structured answer a test scripts). The service only sends
+objects as ``input``; a scripted text that is not a JSON object is sent as a JSON string there
+(and verbatim as fragments in a stream), so tests can script an unusable answer. Otherwise the
+answer is the echo: of the last user text and its images (``describe_image``), or
+``tool_result_text`` of the tool results that end the conversation.
 """
 
 from __future__ import annotations
@@ -16,6 +30,8 @@ import json
 import secrets
 from typing import Any
 
+import attrs
+
 from agentflow.testing.fake import (
     FakeCall,
     FakeJSON,
@@ -23,6 +39,9 @@ from agentflow.testing.fake import (
     FakeRoute,
     FakeStream,
     Reply,
+    describe_image,
+    example_instance,
+    tool_result_text,
 )
 
 __all__ = ["ERROR_TYPES", "anthropic_fake", "error_body"]
@@ -40,7 +59,6 @@ ERROR_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
-_ROLES = ("user", "assistant")
 
 
 def error_body(type_: str, message: str, request_id: str) -> dict[str, Any]:
@@ -100,52 +118,152 @@ async def _models(call: FakeCall) -> FakeJSON:
 
 
 async def _messages(call: FakeCall) -> FakeJSON | FakeStream:
+    from agentflow_anthropic._fake_rules import problem as find_problem
+
     headers = {**call.reply.headers, "request-id": _request_id()}
     refused = _refusal(call, headers)
     if refused is not None:
         return refused
     body = call.json
     problem = "There was an error parsing the body of your request: not a JSON object" if (
-        not isinstance(body, dict)) else _problem(body)
+        not isinstance(body, dict)) else find_problem(body)
     if problem is not None:
         return FakeJSON(status=400, headers=headers, body=error_body(
             "invalid_request_error", problem, headers["request-id"]))
     return _answer(body, call.reply, headers)
 
 
-def _problem(body: dict[str, Any]) -> str | None:
-    """What the service says about an invalid request, or None."""
-    for field in ("model", "max_tokens", "messages"):
-        if field not in body:
-            return f"{field}: Field required"
-    if type(body["max_tokens"]) is not int or body["max_tokens"] < 1:
-        return "max_tokens: Input should be greater than or equal to 1"
+@attrs.frozen
+class _Use:
+    """A ``tool_use`` block the emulated model sends: its input as JSON text."""
+
+    id: str
+    name: str
+    text: str
+
+    def input(self) -> Any:
+        """The ``input`` of a non-stream answer: the object, or the text that is not one."""
+        try:
+            value = json.loads(self.text)
+        except ValueError:
+            return self.text
+        return value if isinstance(value, dict) else self.text
+
+    def fragments(self, reply: Reply) -> list[str]:
+        """The ``partial_json`` pieces of a stream: an empty input is one empty piece."""
+        if self.text in ("", "{}"):
+            return [""]
+        return attrs.evolve(reply, chunks=reply.chunks or 3).split(self.text)
+
+
+def _tool_id() -> str:
+    return f"toolu_{secrets.token_urlsafe(18)}"
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [block for block in content if isinstance(block, dict)]
+
+
+def _words(content: Any) -> int:
+    """The tokens of a turn's content: one per word of its text, tool inputs and results."""
+    count = 0
+    for block in _blocks(content):
+        kind = block.get("type")
+        if kind == "text":
+            count += len(block["text"].split())
+        elif kind == "tool_use":
+            count += len(json.dumps(block["input"]).split())
+        elif kind == "tool_result":
+            count += len(_result_text(block).split())
+    return count
+
+
+def _result_text(block: dict[str, Any]) -> str:
+    content = block.get("content", "")
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def _echo(messages: list[dict[str, Any]], reply: Reply) -> str:
+    """The answer of a model that repeats what it was given."""
+    at = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "user"),
+              None)
+    if at is None:
+        return reply.text_for("")
+    blocks = _blocks(messages[at]["content"])
+    prompt = " ".join(block["text"] for block in blocks if block["type"] == "text")
+    results = [block for block in blocks if block["type"] == "tool_result"]
+    if reply.text is None and results and not prompt:
+        from agentflow_anthropic._fake_rules import tool_uses
+
+        names = tool_uses(messages[at - 1]) if at else {}
+        return tool_result_text([(names.get(block["tool_use_id"], "?"), _result_text(block))
+                                 for block in results])
+    images = [_describe(block["source"]) for block in blocks if block["type"] == "image"]
+    answer = reply.text_for(prompt)
+    return f"{answer} {' '.join(images)}" if images and reply.text is None else answer
+
+
+def _describe(source: dict[str, Any]) -> str:
+    import base64
+
+    if source["type"] == "url":
+        return describe_image(None, url=source["url"])
+    return describe_image(source["media_type"], base64.b64decode(source["data"]))
+
+
+def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool the request's ``tool_choice`` makes the model call, if any."""
+    choice = body.get("tool_choice") or {}
+    tools = body.get("tools") or []
+    if choice.get("type") == "tool":
+        return next(dict(tool) for tool in tools if tool["name"] == choice["name"])
+    if choice.get("type") != "any":
+        return None
+    last = _blocks(body["messages"][-1]["content"])
+    after_results = any(block["type"] == "tool_result" for block in last)
+    return dict(tools[-1] if after_results else tools[0])
+
+
+def _model_turn(body: dict[str, Any], reply: Reply) -> tuple[str, list[_Use], str, str | None]:
+    """The text, tool uses, stop reason and stop sequence of the emulated answer."""
+    if reply.tool_calls:
+        text, stop_reason, stop_sequence = _shape(reply.text or "", body)
+        uses = [_Use(call.id or _tool_id(), call.name, call.arguments_text())
+                for call in reply.tool_calls]
+        return text, uses, reply.finish_reason or "tool_use", stop_sequence
+    forced = _forced_tool(body)
+    if forced is not None:
+        given = reply.text if reply.text is not None else json.dumps(
+            example_instance(forced["input_schema"]), separators=(",", ":"))
+        use = _Use(_tool_id(), forced["name"], given)
+        return "", [use], reply.finish_reason or "tool_use", None
+    text, stop_reason, stop_sequence = _shape(_echo(body["messages"], reply), body)
+    return text, [], reply.finish_reason or stop_reason, stop_sequence
+
+
+def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> FakeJSON | FakeStream:
     messages = body["messages"]
-    if not isinstance(messages, list) or not messages:
-        return "messages: at least one message is required"
-    for index, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        if role == "system":
-            return ('messages: Unexpected role "system". The Messages API accepts a top-level '
-                    '`system` parameter, not "system" as an input message role.')
-        if role not in _ROLES:
-            return f"messages.{index}.role: Input should be 'user' or 'assistant'"
-        if not message.get("content"):
-            return f"messages.{index}: all messages must have non-empty content"
-    for name, high in (("temperature", 1.0), ("top_p", 1.0)):
-        value = body.get(name)
-        if value is not None and not 0 <= value <= high:
-            return f"{name}: range: 0..{high:g}"
-    if "temperature" in body and "top_p" in body and _single_sampling(body["model"]):
-        return ("`temperature` and `top_p` cannot both be specified for this model. Please use "
-                "only one.")
-    return None
-
-
-def _single_sampling(model: str) -> bool:
-    from agentflow_anthropic._catalog import model_options
-
-    return bool((model_options(model) or {}).get("single_sampling_parameter"))
+    text, uses, stop_reason, stop_sequence = _model_turn(body, reply)
+    system = body.get("system")
+    input_tokens, output_tokens = reply.usage or (
+        sum(_words(m["content"]) for m in messages) + len(_text(system).split()),
+        len(text.split()) + sum(len(use.text.split()) for use in uses))
+    message_id = f"msg_{secrets.token_urlsafe(18)}"
+    if body.get("stream"):
+        return FakeStream(headers=headers, events=_events(
+            message_id, body["model"], reply, text, uses, stop_reason, stop_sequence,
+            input_tokens, output_tokens))
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    content += [{"type": "tool_use", "id": use.id, "name": use.name, "input": use.input()}
+                for use in uses]
+    return FakeJSON(headers=headers, body={
+        "id": message_id, "type": "message", "role": "assistant", "model": body["model"],
+        "content": content, "stop_reason": stop_reason, "stop_sequence": stop_sequence,
+        "usage": _usage(input_tokens, output_tokens)})
 
 
 def _text(content: Any) -> str:
@@ -154,27 +272,6 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return " ".join(block.get("text", "") for block in content if isinstance(block, dict))
     return ""
-
-
-def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> FakeJSON | FakeStream:
-    messages = body["messages"]
-    prompt = next((_text(m["content"]) for m in reversed(messages) if m["role"] == "user"), "")
-    text, stop_reason, stop_sequence = _shape(reply.text_for(prompt), body)
-    stop_reason = reply.finish_reason or stop_reason
-    system = body.get("system")
-    input_tokens, output_tokens = reply.usage or (
-        sum(len(_text(m["content"]).split()) for m in messages)
-        + len(_text(system).split()), len(text.split()))
-    message_id = f"msg_{secrets.token_urlsafe(18)}"
-    if body.get("stream"):
-        return FakeStream(headers=headers, events=_events(
-            message_id, body["model"], reply, text, stop_reason, stop_sequence, input_tokens,
-            output_tokens))
-    return FakeJSON(headers=headers, body={
-        "id": message_id, "type": "message", "role": "assistant", "model": body["model"],
-        "content": [{"type": "text", "text": text}] if text else [],
-        "stop_reason": stop_reason, "stop_sequence": stop_sequence,
-        "usage": _usage(input_tokens, output_tokens)})
 
 
 def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -196,35 +293,40 @@ def _shape(text: str, body: dict[str, Any]) -> tuple[str, str, str | None]:
     return text, "stop_sequence" if found else "end_turn", found
 
 
-def _events(message_id: str, model: str, reply: Reply, text: str, stop_reason: str,
-            stop_sequence: str | None, input_tokens: int,
+def _events(message_id: str, model: str, reply: Reply, text: str, uses: list[_Use],
+            stop_reason: str, stop_sequence: str | None, input_tokens: int,
             output_tokens: int) -> list[str | tuple[str, str]]:
     def event(name: str, payload: dict[str, Any]) -> tuple[str, str]:
         return name, json.dumps({"type": name, **payload}, separators=(",", ":"),
                                 ensure_ascii=False)
 
-    events = [
-        event("message_start", {"message": {
-            "id": message_id, "type": "message", "role": "assistant", "model": model,
-            "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": _usage(input_tokens, 1)}}),
-        event("content_block_start", {"index": 0,
-                                      "content_block": {"type": "text", "text": ""}}),
-        event("ping", {}),
-    ]
-    pieces = reply.split(text)
-    if reply.error_after is not None:
-        events += [event("content_block_delta", {
-            "index": 0, "delta": {"type": "text_delta", "text": piece}})
-            for piece in pieces[:reply.error_after]]
-        events.append(event("error", {"error": {
-            "type": reply.error_type or "overloaded_error", "message": reply.error_message}}))
-        return list(events)
-    events += [event("content_block_delta", {"index": 0,
-                                             "delta": {"type": "text_delta", "text": piece}})
-               for piece in pieces]
+    # Each block: how it starts, and its deltas.
+    blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    if text or not uses:
+        blocks.append(({"type": "text", "text": ""},
+                       [{"type": "text_delta", "text": piece} for piece in reply.split(text)]))
+    blocks += [({"type": "tool_use", "id": use.id, "name": use.name, "input": {}},
+                [{"type": "input_json_delta", "partial_json": piece}
+                 for piece in use.fragments(reply)]) for use in uses]
+    events = [event("message_start", {"message": {
+        "id": message_id, "type": "message", "role": "assistant", "model": model,
+        "content": [], "stop_reason": None, "stop_sequence": None,
+        "usage": _usage(input_tokens, 1)}})]
+    sent = 0
+    for index, (start, deltas) in enumerate(blocks):
+        events.append(event("content_block_start", {"index": index, "content_block": start}))
+        if index == 0:
+            events.append(event("ping", {}))
+        for delta in deltas:
+            if reply.error_after is not None and sent == reply.error_after:
+                events.append(event("error", {"error": {
+                    "type": reply.error_type or "overloaded_error",
+                    "message": reply.error_message}}))
+                return list(events)
+            events.append(event("content_block_delta", {"index": index, "delta": delta}))
+            sent += 1
+        events.append(event("content_block_stop", {"index": index}))
     events += [
-        event("content_block_stop", {"index": 0}),
         event("message_delta", {"delta": {"stop_reason": stop_reason,
                                           "stop_sequence": stop_sequence},
                                 "usage": {"output_tokens": output_tokens}}),
