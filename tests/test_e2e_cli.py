@@ -65,6 +65,30 @@ def test_run_options_reach_the_wire(server, config):
     assert (sent["temperature"], sent["max_tokens"]) == (0.9, 12)
 
 
+def test_run_image_and_schema(server, config, tmp_path):
+    from agentflow.testing.conformance import PIXEL_PNG
+    from agentflow.testing.fake import describe_image
+
+    image = tmp_path / "pixel.png"
+    image.write_bytes(PIXEL_PNG)
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--image", str(image),
+                       "what is it?")
+    assert result.returncode == 0, result.stderr
+    assert describe_image("image/png", PIXEL_PNG) in result.stdout
+    schema = tmp_path / "schema.yml"
+    schema.write_text("type: object\nproperties:\n  total: {type: integer}\n"
+                      "required: [total]\nadditionalProperties: false\n")
+    server.script("openai", Reply(text='{"total": 42}'))
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--schema", str(schema), "sum")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"total": 42}
+    assert server.requests[-1].json["response_format"]["type"] == "json_schema"
+    server.script("openai", Reply(text='{"total": "many"}'))
+    result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--schema", str(schema), "sum")
+    assert result.returncode == 1
+    assert "$.total expected integer" in result.stderr
+
+
 def test_run_stream_prints_every_piece(server, config):
     server.script("openai", Reply(text="one two three"))
     result = agentflow("run", "-m", "gpt-4o", "-c", str(config), "--stream", "go")
@@ -193,7 +217,8 @@ def test_demo_runs_every_vendor_offline():
     assert table[0].split()[:2] == ["MODEL", "CALLS"]
     rows = {line.split()[0]: line.split() for line in table[1:]}
     # two calls each; a vendor that can also runs a tool loop (two calls) and a typed answer
-    calls = {"demo-google": 5, "demo-anthropic": 5, "demo-acme": 2}
+    calls = {"demo-openai": 5, "demo-google": 5, "demo-anthropic": 5, "demo-moonshot": 5,
+             "demo-acme": 2}
     for model, expected in calls.items():
         assert rows[model][1:4] == [str(expected), str(expected), "0"], model
     assert all(row[3] == "0" for row in rows.values())

@@ -44,3 +44,26 @@ def test_sync_errors_are_the_same_errors(runtime):
 async def test_sync_call_inside_an_event_loop_is_refused(anyio_backend):
     with pytest.raises(RuntimeError, match="cannot run inside an event loop"):
         AgentFlow.model("gpt-4o").prompt("a").execute_sync()
+
+
+def test_run_tools_and_execute_parsed_sync(runtime):
+    import attrs
+
+    from agentflow.testing import FakeToolCall
+
+    @attrs.frozen
+    class Total:
+        total: int
+
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    runtime.script("openai", Reply(tool_calls=[FakeToolCall(name="add",
+                                                            arguments={"a": 2, "b": 3})]),
+                   Reply(text="5"), Reply(text='{"total": 5}'))
+    run = AgentFlow.model("gpt-4o").prompt("2+3?").tools(add).run_tools_sync()
+    assert run.text == "5"
+    assert run.steps[0].tool_runs[0].value == 5
+    assert AgentFlow.model("gpt-4o").prompt("total?").output_type(
+        Total).execute_parsed_sync() == Total(total=5)

@@ -161,13 +161,20 @@ class _Loop:
 
     async def _run_calls(self, step: int, calls: tuple[ToolCall, ...]) -> tuple[ToolRun, ...]:
         results: list[ToolRun | None] = [None] * len(calls)
+        raised: list[Exception] = []
 
         async def run_one(position: int, call: ToolCall) -> None:
-            results[position] = await self._run_call(step, call)
+            try:
+                results[position] = await self._run_call(step, call)
+            except Exception as exc:  # only with raise_tool_errors: stop the others, re-raise
+                raised.append(exc)
+                group.cancel_scope.cancel()
 
         async with anyio.create_task_group() as group:
             for position, call in enumerate(calls):
                 group.start_soon(run_one, position, call)
+        if raised:  # raised as it is, not wrapped in an exception group
+            raise raised[0]
         return tuple(run for run in results if run is not None)
 
     async def _run_call(self, step: int, call: ToolCall) -> ToolRun:

@@ -40,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agentflow.errors import ConfigurationError, ModelNotFoundError, ValidationError
 
         usage = isinstance(exc, (ConfigurationError, ModelNotFoundError, ValidationError))
+        if isinstance(exc, ValidationError) and exc.answer is not None:
+            usage = False  # the model's answer did not fit: not a mistake in the command
         kind = type(exc).__name__
         print(f"agentflow: error: {kind}: {exc}", file=sys.stderr)
         return EXIT_USAGE if usage else EXIT_FAILURE
