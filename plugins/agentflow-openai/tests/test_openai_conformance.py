@@ -5,6 +5,7 @@ from __future__ import annotations
 from agentflow.errors import HttpError, RateLimitError
 from agentflow.testing.app import RecordedRequest
 from agentflow.testing.conformance import ProviderConformance, WireRequest
+from agentflow_openai.wire import read_wire
 
 _FINISH_REASONS = {
     "stop": "stop",
@@ -13,23 +14,6 @@ _FINISH_REASONS = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
-
-
-def _wire(request: RecordedRequest) -> WireRequest:
-    body = request.json
-    system = [m["content"] for m in body["messages"] if m["role"] in ("system", "developer")]
-    stop = body.get("stop")
-    return WireRequest(
-        model=body["model"],
-        system="\n".join(system) if system else None,
-        messages=tuple((m["role"], m["content"]) for m in body["messages"]
-                       if m["role"] not in ("system", "developer")),
-        temperature=body.get("temperature"),
-        top_p=body.get("top_p"),
-        max_tokens=body.get("max_completion_tokens", body.get("max_tokens")),
-        stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
-        stream=bool(body.get("stream")),
-    )
 
 
 class TestOpenAIConformance(ProviderConformance):
@@ -42,7 +26,7 @@ class TestOpenAIConformance(ProviderConformance):
     stream_error = ("server_error", HttpError)
 
     def wire(self, request: RecordedRequest) -> WireRequest:
-        return _wire(request)
+        return read_wire(request)
 
 
 class TestOpenAICompatibleConformance(ProviderConformance):
@@ -52,4 +36,4 @@ class TestOpenAICompatibleConformance(ProviderConformance):
     stream_error = ("server_error", HttpError)
 
     def wire(self, request: RecordedRequest) -> WireRequest:
-        return _wire(request)
+        return read_wire(request)

@@ -18,7 +18,7 @@ K3 accept only their default sampling (left out of requests); Moonshot's own err
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentflow.hookspecs import hookimpl
 from agentflow_openai import _codec
@@ -70,11 +70,21 @@ def _dialect(provider: str) -> _codec.Dialect:
     return _codec.Dialect(
         provider=provider, label="Moonshot", api_key_env=API_KEY_ENV, user_agent=USER_AGENT,
         catalog_options=_catalog_options, error_statuses=ERROR_STATUSES,
-        quota_errors=("exceeded_current_quota_error",))
+        quota_errors=("exceeded_current_quota_error",), json_schema=False)
 
 
 DIALECTS: dict[str, _codec.Dialect] = {MOONSHOT: _dialect(MOONSHOT),
                                        MOONSHOT_CN: _dialect(MOONSHOT_CN)}
+
+
+#: Tools (the Chat Completions shape), structured answers (JSON mode, the schema stated in a
+#: system message: Kimi documents ``json_object``, not ``json_schema``) and images as base64
+#: (Kimi's vision guide documents data URLs only, in PNG, JPEG, WebP or GIF). The per-image
+#: limit is agentflow's own: Kimi publishes none.
+_MEDIA: dict[str, Any] = {
+    "capabilities": frozenset({"streaming", "tools", "structured_output", "images"}),
+    "max_image_bytes": 10 * 1024 * 1024,
+}
 
 
 @hookimpl
@@ -85,10 +95,12 @@ def agentflow_register_providers() -> list[ProviderSpec]:
     return [
         ProviderSpec(name=MOONSHOT, default_base_url="https://api.moonshot.ai/v1",
                      api_key_env=API_KEY_ENV, temperature_range=(0.0, 1.0),
-                     description="Moonshot AI Kimi models (global endpoint)", docs_url=docs),
+                     description="Moonshot AI Kimi models (global endpoint)", docs_url=docs,
+                     **_MEDIA),
         ProviderSpec(name=MOONSHOT_CN, default_base_url="https://api.moonshot.cn/v1",
                      api_key_env=API_KEY_ENV, temperature_range=(0.0, 1.0),
-                     description="Moonshot AI Kimi models (China endpoint)", docs_url=docs),
+                     description="Moonshot AI Kimi models (China endpoint)", docs_url=docs,
+                     **_MEDIA),
     ]
 
 

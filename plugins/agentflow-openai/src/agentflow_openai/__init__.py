@@ -62,6 +62,12 @@ DIALECTS: dict[str, _codec.Dialect] = {
 }
 
 
+#: What the Chat Completions codec sends: tools, JSON Schema answers, images as bytes or URLs.
+CAPABILITIES = frozenset({"streaming", "tools", "structured_output", "images", "image_urls"})
+#: OpenAI's limit per image (a request may carry up to 50 MB of images in all).
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
 @hookimpl
 def agentflow_register_providers() -> list[ProviderSpec]:
     from agentflow.types import ProviderSpec
@@ -71,12 +77,14 @@ def agentflow_register_providers() -> list[ProviderSpec]:
             name=OPENAI, default_base_url="https://api.openai.com/v1",
             api_key_env="OPENAI_API_KEY", temperature_range=(0.0, 2.0),
             description="OpenAI Chat Completions (GPT-4o, GPT-4.1, o-series, GPT-5 family)",
-            docs_url="https://platform.openai.com/docs/api-reference/chat"),
+            docs_url="https://platform.openai.com/docs/api-reference/chat",
+            capabilities=CAPABILITIES, max_image_bytes=MAX_IMAGE_BYTES),
         ProviderSpec(
             name=COMPATIBLE, default_base_url="http://127.0.0.1:8000/v1",
             api_key_env="OPENAI_COMPATIBLE_API_KEY", api_key_optional=True,
             temperature_range=(0.0, 2.0),
-            description="Any OpenAI-compatible server: vLLM, llama.cpp server, Ollama /v1"),
+            description="Any OpenAI-compatible server: vLLM, llama.cpp server, Ollama /v1",
+            capabilities=CAPABILITIES, max_image_bytes=MAX_IMAGE_BYTES),
     ]
 
 

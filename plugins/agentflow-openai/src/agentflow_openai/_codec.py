@@ -41,6 +41,13 @@ from agentflow.errors import (
     StreamingError,
 )
 from agentflow.types import Response, StreamChunk, Usage
+from agentflow_openai._content import (
+    message_body,
+    output_fields,
+    read_tool_calls,
+    stream_tool_calls,
+    tool_fields,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -131,6 +138,8 @@ class Dialect:
         errors reported without one (inside a stream), over the common OpenAI-style names.
     :param quota_errors: error types or codes meaning the account's quota is used up: such a
         429 is not retried.
+    :param json_schema: the vendor takes ``response_format`` of type ``json_schema``; if not,
+        a structured answer is asked for as ``json_object`` with the schema in a system message.
     """
 
     provider: str
@@ -142,6 +151,7 @@ class Dialect:
     stream_usage: bool = True
     error_statuses: Mapping[str, int] = attrs.field(factory=dict)
     quota_errors: tuple[str, ...] = ("insufficient_quota",)
+    json_schema: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -176,10 +186,15 @@ def build_request(dialect: Dialect, request: Request, settings: ModelSettings) -
     import httpx
 
     option = _Options(dialect, request.model, settings.options)
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-    }
+    messages = [message_body(m) for m in request.messages]
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    body.update(tool_fields(request))
+    if request.output_schema is not None:
+        fields, instruction = output_fields(request.output_schema,
+                                            json_schema=dialect.json_schema)
+        body.update(fields)
+        if instruction is not None:
+            messages.insert(0, {"role": "system", "content": instruction})
     effort = option.get("reasoning_effort")
     if _sampling_allowed(option, effort):
         if request.temperature is not None:
@@ -329,6 +344,9 @@ def parse_response(dialect: Dialect, response: httpx.Response,
                 finish = "content_filter"
         if not isinstance(text, str):
             raise TypeError(f"message content is a {type(text).__name__}, not text")
+        calls = read_tool_calls(message, label)
+        if calls and finish in (None, "stop"):
+            finish = "tool_calls"  # some compatible servers report "stop" or nothing
         return Response(
             text=text,
             model=body.get("model") or (request.model if request is not None else ""),
@@ -337,6 +355,7 @@ def parse_response(dialect: Dialect, response: httpx.Response,
             raw_finish_reason=raw_reason,
             usage=parse_usage(body.get("usage")),
             request_id=response.headers.get("x-request-id"),
+            tool_calls=calls,
         )
     except (AttributeError, TypeError) as exc:
         raise ProviderError(f"{label} sent a chat.completion of an unexpected shape ({exc}): "
@@ -380,6 +399,8 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
             state.data["finish_reason"] = reason
         delta = choice.get("delta")
         if delta:
+            if delta.get("tool_calls"):
+                stream_tool_calls(delta, state)
             text = delta.get("content")
             if text:
                 return [StreamChunk(content=text)]
@@ -412,12 +433,10 @@ def _final_chunk(state: StreamState) -> StreamChunk:
         usage = parse_usage(data.get("usage"))
     except TypeError as exc:
         raise StreamingError(f"the stream's usage report could not be read: {exc}") from None
-    return StreamChunk(
-        is_final=True,
-        finish_reason="content_filter" if data.get("refused") else normalise_finish_reason(raw),
-        raw_finish_reason=raw,
-        usage=usage,
-    )
+    finish = "content_filter" if data.get("refused") else normalise_finish_reason(raw)
+    if state.tool_calls and finish in (None, "stop"):
+        finish = "tool_calls"  # some compatible servers report "stop" or nothing
+    return StreamChunk(is_final=True, finish_reason=finish, raw_finish_reason=raw, usage=usage)
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from agentflow.testing.fake import (
     FakeStream,
     Reply,
 )
+from agentflow_openai._fake_tools import check_tools_and_images, decide
 
 __all__ = ["chat_completions_fake", "error_body", "openai_fakes"]
 
@@ -130,6 +131,9 @@ class _Service:
             return FakeJSON(status=400, body=error_body(_NOT_JSON, "invalid_request_error"),
                             headers=headers)
         problem = _check(body, self.temperature_range) or self._check_for_model(body)
+        found = check_tools_and_images(body) if problem is None else None
+        if found is not None:
+            problem = _Problem(message=found[0], param=found[1])
         if problem is not None:
             return FakeJSON(status=400, headers=headers, body=error_body(
                 problem.message, "invalid_request_error", problem.param, problem.code))
@@ -284,9 +288,14 @@ def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> Fake
     messages = body["messages"]
     prompt = next((_text_of(m.get("content")) for m in reversed(messages)
                    if m.get("role") == "user"), "")
-    text, finish = _shape(reply.text_for(prompt), body)
+    decision = decide(body, reply, prompt)
+    text, finish = _shape(decision.text or "", body)
+    calls = decision.calls
+    if calls:
+        finish = "tool_calls"
     prompt_tokens, completion_tokens = reply.usage or (
-        sum(_words(_text_of(m.get("content"))) for m in messages), _words(text))
+        sum(_words(_text_of(m.get("content"))) for m in messages),
+        _words(text) + sum(_words(arguments) for _, _, arguments in calls))
     finish = reply.finish_reason or finish
     usage = {
         "prompt_tokens": prompt_tokens,
@@ -307,13 +316,16 @@ def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> Fake
     }
     if body.get("stream"):
         with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        events = _stream_events(head, reply.split(text), finish, usage if with_usage else None)
+        events = _stream_events(head, reply.split(text), finish, usage if with_usage else None,
+                                _call_deltas(calls, reply.chunks or 3))
         if reply.error_after is not None:
             events = _failing_stream(events, reply)
         return FakeStream(events=events, headers=headers)
     return FakeJSON(headers=headers, body={**head, "choices": [{
         "index": 0,
-        "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
+        "message": {"role": "assistant", "content": text if text or not calls else None,
+                    "refusal": None, "annotations": [],
+                    **({"tool_calls": [_call_body(call) for call in calls]} if calls else {})},
         "logprobs": None,
         "finish_reason": finish,
     }], "usage": usage})
@@ -332,10 +344,30 @@ def _shape(text: str, body: dict[str, Any]) -> tuple[str, str]:
     return text, "stop"
 
 
+def _call_body(call: tuple[str, str, str]) -> dict[str, Any]:
+    call_id, name, arguments = call
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _call_deltas(calls: tuple[tuple[str, str, str], ...], pieces: int) -> list[dict[str, Any]]:
+    """The ``tool_calls`` deltas of a stream: each call's id and name, then its arguments in
+    ``pieces`` fragments, as the service streams them."""
+    deltas: list[dict[str, Any]] = []
+    for index, (call_id, name, arguments) in enumerate(calls):
+        deltas.append({"tool_calls": [{"index": index, "id": call_id, "type": "function",
+                                       "function": {"name": name, "arguments": ""}}]})
+        size = max(1, -(-len(arguments) // pieces))
+        deltas.extend({"tool_calls": [{"index": index, "function": {
+            "arguments": arguments[start:start + size]}}]}
+            for start in range(0, len(arguments), size))
+    return deltas
+
+
 def _stream_events(head: dict[str, Any], pieces: list[str], finish: str,
-                   usage: dict[str, Any] | None) -> list[str | tuple[str, str]]:
-    """The stream's events: a role delta, one content delta per piece, the finish reason,
-    the usage chunk when asked for, then ``[DONE]``."""
+                   usage: dict[str, Any] | None,
+                   call_deltas: list[dict[str, Any]] | None = None) -> list[str | tuple[str, str]]:
+    """The stream's events: a role delta, one content delta per piece, the tool-call deltas,
+    the finish reason, the usage chunk when asked for, then ``[DONE]``."""
     extra = {} if usage is None else {"usage": None}
 
     def chunk(delta: dict[str, Any], reason: str | None = None) -> str:
@@ -346,6 +378,7 @@ def _stream_events(head: dict[str, Any], pieces: list[str], finish: str,
     events: list[str | tuple[str, str]] = [
         chunk({"role": "assistant", "content": "", "refusal": None})]
     events.extend(chunk({"content": piece}) for piece in pieces)
+    events.extend(chunk(delta) for delta in call_deltas or ())
     events.append(chunk({}, finish))
     if usage is not None:
         events.append(json.dumps({**head, "choices": [], "usage": usage},
