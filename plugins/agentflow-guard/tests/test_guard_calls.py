@@ -141,3 +141,14 @@ async def test_installed_it_redacts_keys_with_no_settings_at_all(fake_agentflow)
         .execute()
     sent = fake_agentflow.server.requests[-1].json["messages"][-1]["content"]
     assert sent == "keys [REDACTED:api_key] and [REDACTED:api_key], mail a@example.com"
+
+
+async def test_a_message_with_an_image_has_its_text_redacted_and_its_image_kept(runtime, server):
+    from agentflow.testing.conformance import PIXEL_PNG
+
+    await LLMClientBuilder("gpt-4o", runtime=runtime).prompt(
+        "mail bob@example.com about this").image(PIXEL_PNG).execute()
+    (user,) = [m for m in server.requests[-1].json["messages"] if m["role"] == "user"]
+    text, image = user["content"]
+    assert text == {"type": "text", "text": "mail [REDACTED:email] about this"}
+    assert image["image_url"]["url"].startswith("data:image/png;base64,")
