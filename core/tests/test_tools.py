@@ -158,9 +158,10 @@ def test_any_split_of_argument_text_assembles_the_same_calls(
 def test_whole_calls_and_empty_arguments() -> None:
     assembler = ToolCallAssembler()
     assembler.begin(0, id="a", name="now")
-    assembler.add("b", "add", {"x": 1})
+    assembler.add("b", "add", {"x": 1}, extra={"signature": "s"})
     first, second = assembler.complete("acme")
     assert (first.name, first.arguments, first.raw_arguments) == ("now", {}, "{}")
+    assert (first.extra, second.extra) == ({}, {"signature": "s"})
     assert (second.name, second.arguments, json.loads(second.raw_arguments)) == (
         "add", {"x": 1}, {"x": 1})
 

@@ -182,10 +182,11 @@ def parse_arguments(raw: str, *, tool: str, provider: str, stream: bool = False)
 
 
 class _Pending:
-    __slots__ = ("fragments", "id", "name")
+    __slots__ = ("extra", "fragments", "id", "name")
 
-    def __init__(self, id: str, name: str) -> None:
+    def __init__(self, id: str, name: str, extra: Mapping[str, Any] | None = None) -> None:
         self.id, self.name = id, name
+        self.extra = extra or {}
         self.fragments: list[str] = []
 
 
@@ -210,11 +211,13 @@ class ToolCallAssembler:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def begin(self, key: object, *, id: str, name: str, arguments: str = "") -> None:
-        """A call starts; a second ``begin`` for the same key fills in what the first lacked."""
+    def begin(self, key: object, *, id: str, name: str, arguments: str = "",
+              extra: Mapping[str, Any] | None = None) -> None:
+        """A call starts; a second ``begin`` for the same key fills in what the first lacked.
+        ``extra`` is the vendor data the call keeps (:attr:`ToolCall.extra`)."""
         call = self._calls.get(key)
         if call is None:
-            call = self._calls[key] = _Pending(id, name)
+            call = self._calls[key] = _Pending(id, name, extra)
         else:
             call.id, call.name = call.id or id, call.name or name
         if arguments:
@@ -228,9 +231,10 @@ class ToolCallAssembler:
                                  "never started")
         call.fragments.append(fragment)
 
-    def add(self, id: str, name: str, arguments: Mapping[str, Any]) -> None:
+    def add(self, id: str, name: str, arguments: Mapping[str, Any], *,
+            extra: Mapping[str, Any] | None = None) -> None:
         """A whole call, its arguments already an object."""
-        call = self._calls[("whole", len(self._calls))] = _Pending(id, name)
+        call = self._calls[("whole", len(self._calls))] = _Pending(id, name, extra)
         call.fragments.append(json.dumps(arguments, ensure_ascii=False, separators=(",", ":")))
 
     def arguments_text(self, key: object) -> str:
@@ -251,7 +255,7 @@ class ToolCallAssembler:
             raw = "".join(pending.fragments)
             arguments = parse_arguments(raw, tool=pending.name, provider=provider, stream=True)
             calls.append(ToolCall(id=pending.id, name=pending.name, arguments=arguments,
-                                  raw_arguments=raw or "{}"))
+                                  raw_arguments=raw or "{}", extra=pending.extra))
         return tuple(calls)
 
 

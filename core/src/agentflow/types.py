@@ -147,20 +147,25 @@ class ToolCall:
     """A call the model asked for: the vendor's call id, the tool's name and its arguments.
 
     ``arguments`` is the parsed JSON object; ``raw_arguments`` the JSON text as the vendor sent
-    it (Gemini sends objects, whose JSON is given here).
+    it (Gemini sends objects, whose JSON is given here). ``extra`` is what the vendor's plugin
+    needs back when the call is sent again as history (Gemini's thought signature); keep it
+    as it is (``Response.message()`` does). It takes no part in equality.
     """
 
     id: str
     name: str
     arguments: Mapping[str, Any] = attrs.field(factory=dict)
     raw_arguments: str = "{}"
+    extra: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
     @classmethod
-    def of(cls, id: str, name: str, arguments: Mapping[str, Any]) -> ToolCall:
+    def of(cls, id: str, name: str, arguments: Mapping[str, Any], *,
+           extra: Mapping[str, Any] | None = None) -> ToolCall:
         """A call whose arguments came as an object rather than JSON text."""
         return cls(id=id, name=name, arguments=arguments,
                    raw_arguments=json.dumps(arguments, ensure_ascii=False,
-                                            separators=(",", ":")))
+                                            separators=(",", ":")),
+                   extra=extra or {})
 
 
 @attrs.frozen(kw_only=True)

@@ -182,7 +182,8 @@ def test_ids_gemini_never_sent_are_not_sent_back():
 
 def test_a_signature_kept_in_the_id_goes_back_on_its_call_and_only_there():
     signature = base64.b64encode(b"\xfb\xef\xbe\xff\xff\xff-signed-").decode()
-    signed = ToolCall.of(_content.call_id(None, 0, signature), "get_weather", {"city": "Rome"})
+    signed = ToolCall.of(_content.call_id(None, 0), "get_weather", {"city": "Rome"},
+                         extra=_content.call_extra(signature))
     other = ToolCall.of(_content.call_id(None, 1), "add", {"a": 1, "b": 2})
     contents = sent(*history(signed, other))["contents"]
     assert contents[1]["parts"] == [
@@ -222,15 +223,12 @@ def test_results_in_separate_runs_are_separate_turns():
 
 
 @hypothesis_settings(deadline=None, max_examples=100)
-@given(signature=st.binary(min_size=1, max_size=300),
-       wire_id=st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9-]{1,20}", fullmatch=True)),
+@given(wire_id=st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9-]{1,20}", fullmatch=True)),
        index=st.integers(0, 50))
-def test_an_id_gives_back_the_wire_id_and_the_signature(signature, wire_id, index):
-    encoded = base64.b64encode(signature).decode()
-    value = _content.call_id(wire_id, index, encoded)
+def test_an_id_gives_back_the_wire_id_only_when_gemini_sent_one(wire_id, index):
+    value = _content.call_id(wire_id, index)
     assert all(ch.isalnum() or ch in "_-" for ch in value)
-    assert _content.split_call_id(value) == (wire_id, encoded)
-    assert _content.split_call_id(_content.call_id(wire_id, index)) == (wire_id, None)
+    assert _content.wire_call_id(value) == wire_id
 
 
 # --- answers -----------------------------------------------------------------------------------
@@ -249,8 +247,9 @@ def test_function_calls_are_returned_parsed_with_their_finish_reason():
         ("get_weather", {"city": "Paris"}, '{"city":"Paris"}'),
         ("add", {"a": 40, "b": 2}, '{"a":40,"b":2}'), ("ping", {}, "{}")]
     ids = [call.id for call in result.tool_calls]
-    assert [_content.split_call_id(i) for i in ids] == [(None, "c2lnbmVk"), ("fc-9", None),
-                                                        (None, None)]
+    assert [_content.wire_call_id(i) for i in ids] == [None, "fc-9", None]
+    assert [call.extra for call in result.tool_calls] == [
+        {"thought_signature": "c2lnbmVk"}, {}, {}]
     assert len(set(ids)) == 3
 
 
@@ -302,7 +301,8 @@ def test_streamed_calls_arrive_whole_and_the_final_chunk_says_tool_calls():
     calls = state.tool_calls.complete("google")
     assert [(c.name, dict(c.arguments)) for c in calls] == [
         ("get_weather", {"city": "Oslo"}), ("add", {"a": 1, "b": 2})]
-    assert [_content.split_call_id(c.id) for c in calls] == [(None, "AAAA"), (None, None)]
+    assert [(_content.wire_call_id(c.id), c.extra) for c in calls] == [
+        (None, {"thought_signature": "AAAA"}), (None, {})]
     assert calls[0].id != calls[1].id
 
 

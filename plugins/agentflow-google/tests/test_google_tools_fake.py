@@ -117,7 +117,9 @@ async def test_scripted_calls_are_function_call_parts_after_the_text():
     result = _codec.parse_response(httpx.Response(200, json=response.body))
     assert result.finish_reason == "tool_calls"
     assert [c.name for c in result.tool_calls] == ["get_weather", "add"]
-    assert _content.split_call_id(result.tool_calls[1].id) == ("fc-7", None)
+    assert _content.wire_call_id(result.tool_calls[1].id) == "fc-7"
+    assert result.tool_calls[0].extra["thought_signature"]
+    assert result.tool_calls[1].extra == {}
 
 
 async def test_gemini_2_models_do_not_sign_their_calls():

@@ -246,8 +246,8 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
             raise ProviderError(f"{LABEL} sent an answer with no candidate and no block "
                                 f"reason, so there is no text to return: {excerpt(content)}")
         text = _text(candidate)
-        calls = tuple(ToolCall.of(id, name, _content.arguments(name, args))
-                      for id, name, args in _content.read_calls(_parts(candidate)))
+        calls = tuple(ToolCall.of(id, name, _content.arguments(name, args), extra=extra)
+                      for id, name, args, extra in _content.read_calls(_parts(candidate)))
         raw = candidate.get("finishReason") or None
         finish = _finish(raw, bool(calls))
         if finish == "content_filter" and not text and not calls:
@@ -379,12 +379,12 @@ def _stream_chunks(body: dict[str, Any], state: StreamState) -> list[StreamChunk
     text = _text(candidate)
     chunks = [StreamChunk(content=text)] if text else []
     calls = state.tool_calls
-    for id, name, args in _content.read_calls(_parts(candidate), len(calls)):
+    for id, name, args, extra in _content.read_calls(_parts(candidate), len(calls)):
         if isinstance(args, dict):
-            calls.add(id, name, args)
+            calls.add(id, name, args, extra=extra)
         else:  # the core refuses it, with its JSON, when the stream ends
             calls.begin(("not an object", len(calls)), id=id, name=name,
-                        arguments=json.dumps(args, ensure_ascii=False))
+                        arguments=json.dumps(args, ensure_ascii=False), extra=extra)
     raw = candidate.get("finishReason") or None
     if raw is None:
         return chunks

@@ -20,10 +20,10 @@ pieces that concern tools, structured output and images. Decisions (also in
   call's place in the answer), which is never sent back. An id Gemini sent is sent back on
   the call and on its result.
 * Thought signatures: Gemini 3 models sign function calls (``thoughtSignature`` beside the
-  ``functionCall``) and refuse a history whose calls lost their signature. agentflow's
-  :class:`~agentflow.types.ToolCall` has no slot for vendor data, so the signature travels in
-  the call's id, after ``__ts__`` (in base64url, so that the id stays within the characters
-  every vendor accepts), and is put back on the part when the call is sent as history. A turn
+  ``functionCall``) and refuse a history whose calls lost their signature. The signature is
+  kept in the call's ``extra`` (``ToolCall.extra["thought_signature"]``), which
+  ``Response.message()`` carries into the history, and is put back on the part when the call
+  is sent again. A turn
   of calls that carries no signature (history written by hand, or from another vendor) gets
   the placeholder Google documents for that case, ``skip_thought_signature_validator``, on
   models after Gemini 2.
@@ -50,7 +50,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLACEHOLDER_SIGNATURE",
+    "SIGNATURE_KEY",
     "arguments",
+    "call_extra",
     "call_id",
     "contents",
     "function_declarations",
@@ -58,14 +60,15 @@ __all__ = [
     "response_object",
     "response_text",
     "signs_calls",
-    "split_call_id",
     "structured_output",
     "tool_config",
+    "wire_call_id",
 ]
 
 #: The signature Google documents for function calls Gemini did not make.
 PLACEHOLDER_SIGNATURE = "skip_thought_signature_validator"
-_SIGNATURE_MARK = "__ts__"
+#: The key of ``ToolCall.extra`` that holds a call's thought signature.
+SIGNATURE_KEY = "thought_signature"
 _GENERATED = re.compile(r"gemini_call_[0-9]+")
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _EXTENSIONS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
@@ -76,27 +79,22 @@ _EXTENSIONS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
 # --- call ids ----------------------------------------------------------------------------------
 
 
-def call_id(wire_id: Any, index: int, signature: Any = None) -> str:
-    """agentflow's id of a call: Gemini's ``id`` (or ``gemini_call_<index>``), and its
-    thought signature after ``__ts__``."""
-    base = wire_id if isinstance(wire_id, str) and wire_id else f"gemini_call_{index}"
-    if not isinstance(signature, str) or not signature:
-        return base
-    encoded = signature.replace("+", "-").replace("/", "_").rstrip("=")
-    return f"{base}{_SIGNATURE_MARK}{encoded}"
+def call_id(wire_id: Any, index: int) -> str:
+    """agentflow's id of a call: Gemini's ``id``, or ``gemini_call_<index>`` without one."""
+    return wire_id if isinstance(wire_id, str) and wire_id else f"gemini_call_{index}"
 
 
-def split_call_id(value: str | None) -> tuple[str | None, str | None]:
-    """The id to send back to Gemini (``None`` for one agentflow made up) and the thought
-    signature, out of agentflow's id of a call."""
-    if not value:
-        return None, None
-    base, mark, encoded = value.partition(_SIGNATURE_MARK)
-    signature = None
-    if mark and encoded:
-        signature = encoded.replace("-", "+").replace("_", "/")
-        signature += "=" * (-len(signature) % 4)
-    return (None if _GENERATED.fullmatch(base) else base or None), signature
+def wire_call_id(value: str | None) -> str | None:
+    """The id to send back to Gemini for agentflow's id of a call: ``None`` for one agentflow
+    made up."""
+    if not value or _GENERATED.fullmatch(value):
+        return None
+    return value
+
+
+def call_extra(signature: Any) -> dict[str, Any] | None:
+    """The ``ToolCall.extra`` of a call with this thought signature (``None`` without)."""
+    return {SIGNATURE_KEY: signature} if isinstance(signature, str) and signature else None
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -172,7 +170,7 @@ def _model_parts(message: Message, signs: bool) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = [{"text": message.text}] if message.text else []
     signed = False
     for call in message.tool_calls:
-        wire_id, signature = split_call_id(call.id)
+        wire_id, signature = wire_call_id(call.id), call.extra.get(SIGNATURE_KEY)
         function: dict[str, Any] = {"name": call.name, "args": _plain(call.arguments)}
         if wire_id is not None:
             function["id"] = wire_id
@@ -193,7 +191,7 @@ def _function_response(message: Message, names: Mapping[str, str]) -> dict[str, 
             f"a tool result (tool_call_id={message.tool_call_id!r}) names no tool and answers "
             "no call of an earlier assistant message; Gemini needs the tool's name",
             parameter="messages")
-    wire_id, _ = split_call_id(message.tool_call_id)
+    wire_id = wire_call_id(message.tool_call_id)
     response: dict[str, Any] = {"name": name,
                                 "response": response_object(message.text, message.is_error)}
     if wire_id is not None:
@@ -245,10 +243,12 @@ def _image(image: ImagePart) -> dict[str, Any]:
 # --- answers -----------------------------------------------------------------------------------
 
 
-def read_calls(parts: Iterable[Any], start: int = 0) -> list[tuple[str, str, Any]]:
-    """``(id, name, args)`` of every ``functionCall`` part, the made-up ids counting from
-    ``start``. ``args`` is as Gemini sent it (``{}`` when absent): see :func:`arguments`."""
-    calls: list[tuple[str, str, Any]] = []
+def read_calls(parts: Iterable[Any],
+               start: int = 0) -> list[tuple[str, str, Any, dict[str, Any] | None]]:
+    """``(id, name, args, extra)`` of every ``functionCall`` part, the made-up ids counting
+    from ``start``. ``args`` is as Gemini sent it (``{}`` when absent): see :func:`arguments`;
+    ``extra`` holds the thought signature, if any."""
+    calls: list[tuple[str, str, Any, dict[str, Any] | None]] = []
     for part in parts:
         call = part.get("functionCall") if isinstance(part, dict) else None
         if call is None:
@@ -257,8 +257,8 @@ def read_calls(parts: Iterable[Any], start: int = 0) -> list[tuple[str, str, Any
         if not isinstance(name, str):
             raise TypeError(f"a function call's name is a {type(name).__name__}")
         args = call.get("args")
-        calls.append((call_id(call.get("id"), start + len(calls), part.get("thoughtSignature")),
-                      name, {} if args is None else args))
+        calls.append((call_id(call.get("id"), start + len(calls)), name,
+                      {} if args is None else args, call_extra(part.get("thoughtSignature"))))
     return calls
 
 
