@@ -207,3 +207,25 @@ async def test_settling_corrects_the_token_budget():
     assert limiter.tokens is not None
     assert limiter.tokens.level == pytest.approx(900, abs=1)
     permit.release()
+
+
+def test_the_token_estimate_weighs_tools_images_calls_and_schemas():
+    import json
+
+    from agentflow.client import IMAGE_CHARS, prompt_chars
+    from agentflow.testing.conformance import PIXEL_PNG
+    from agentflow.types import ImagePart, Message, OutputSchema, Request, Tool, ToolCall
+
+    call = ToolCall.of("c", "look", {"q": "x"})
+    parameters = {"type": "object", "properties": {"q": {"type": "string"}}}
+    schema = {"type": "object"}
+    request = Request(model="m", messages=(
+        Message.user("abcd", ImagePart.from_bytes(PIXEL_PNG)),
+        Message.assistant("", (call,)), Message.tool_result(call, "result")),
+        tools=(Tool(name="look", description="Look.", parameters=parameters),),
+        output_schema=OutputSchema(name="o", schema=schema))
+    expected = (4 + IMAGE_CHARS + len("look") + len(call.raw_arguments) + len("result")
+                + len("look") + len("Look.") + len(json.dumps(parameters, separators=(",", ":")))
+                + len(json.dumps(schema, separators=(",", ":"))))
+    assert prompt_chars(request) == expected
+    assert prompt_chars(Request(model="m", messages=(Message.user("abcd"),))) == 4

@@ -282,9 +282,7 @@ class LLMClient:
                               request=response.request, extensions=response.extensions)
 
     def _estimated_tokens(self) -> int:
-        request = self.request
-        return estimate_tokens(sum(len(m.text) for m in request.messages),
-                               request.max_tokens)
+        return estimate_tokens(prompt_chars(self.request), self.request.max_tokens)
 
     def _too_large(self, response: httpx.Response) -> ProviderError:
         return ProviderError(
@@ -343,6 +341,31 @@ class LLMClient:
             f"the {self.settings.provider} stream broke off ({type(exc).__name__}: {exc}); "
             "the text received so far is kept in .partial_text",
             provider=self.settings.provider, model=self.settings.name)
+
+#: What an image counts for in a token estimate, in characters: about a thousand tokens, the
+#: order of what vendors bill for a picture of ordinary size.
+IMAGE_CHARS = 4000
+
+
+def prompt_chars(request: Request) -> int:
+    """The characters a request's prompt weighs for a token estimate: the messages' text, the
+    tool calls and tool definitions sent with it, and :data:`IMAGE_CHARS` per image."""
+    chars = 0
+    for message in request.messages:
+        chars += len(message.text) + IMAGE_CHARS * len(message.images)
+        chars += sum(len(call.name) + len(call.raw_arguments) for call in message.tool_calls)
+    if request.tools:
+        import json
+
+        chars += sum(len(tool.name) + len(tool.description)
+                     + len(json.dumps(tool.parameters, separators=(",", ":")))
+                     for tool in request.tools)
+    if request.output_schema is not None:
+        import json
+
+        chars += len(json.dumps(request.output_schema.schema, separators=(",", ":")))
+    return chars
+
 
 def prepare_request(runtime: Runtime, request: Request, settings: ModelSettings) -> Request:
     """``request`` after every plugin's ``agentflow_prepare_request``, each handed the result
