@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,15 @@ from hypothesis import strategies as st
 import agentflow_openai
 from agentflow.errors import ProviderError
 from agentflow.testing.conformance import PIXEL_PNG
-from agentflow.testing.fake import FakeCall, FakeJSON, FakeStream, FakeToolCall, Reply
+from agentflow.testing.fake import (
+    FakeCall,
+    FakeJSON,
+    FakeStream,
+    FakeToolCall,
+    Reply,
+    describe_image,
+    tool_result_text,
+)
 from agentflow.tools import ToolCallAssembler
 from agentflow.types import (
     ImagePart,
@@ -29,7 +38,7 @@ from agentflow.types import (
     ToolChoice,
 )
 from agentflow_openai import _codec
-from agentflow_openai._fake import chat_completions_fake
+from agentflow_openai._fake import ToolRules, chat_completions_fake
 
 OPENAI = agentflow_openai.DIALECTS["openai"]
 STRICT = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
@@ -187,6 +196,16 @@ def test_text_and_a_call_in_one_delta_are_both_kept() -> None:
     assert len(state.tool_calls) == 1
 
 
+def test_calls_streamed_without_an_index_are_told_apart_by_id() -> None:
+    state = StreamState(provider="openai", model="gpt-4o")
+    for delta in ({"id": "a", "function": {"name": "f", "arguments": '{"x"'}},
+                  {"function": {"arguments": ": 1}"}},
+                  {"id": "b", "function": {"name": "g", "arguments": "{}"}}):
+        _codec.parse_stream_event(OPENAI, delta_event({"tool_calls": [delta]}), state)
+    assert [(c.id, c.name, dict(c.arguments)) for c in state.tool_calls.complete("openai")] == [
+        ("a", "f", {"x": 1}), ("b", "g", {})]
+
+
 def test_assembler_type_is_the_cores() -> None:
     assert isinstance(StreamState(provider="p", model="m").tool_calls, ToolCallAssembler)
 
@@ -257,3 +276,143 @@ async def test_a_json_mode_request_gets_an_example_of_the_stated_schema() -> Non
     answered = await ask(sent)
     assert isinstance(answered, FakeJSON)
     assert json.loads(answered.body["choices"][0]["message"]["content"]) == {"city": "example"}
+
+
+def test_a_vendor_strict_by_default_is_told_only_when_a_schema_is_not_strict() -> None:
+    request = Request(model="m", messages=(Message.user("hi"),), tools=(
+        Tool(name="strict", parameters=STRICT), Tool(name="loose", parameters=LOOSE)))
+    openai_tools = [t["function"] for t in body(request)["tools"]]
+    assert [f.get("strict") for f in openai_tools] == [True, None]
+    kimi_like = attrs_evolve(OPENAI, strict_tools_by_default=True)
+    assert [f.get("strict") for f in (t["function"] for t in body(request, kimi_like)["tools"])
+            ] == [None, False]
+    assert "strict" not in body(request, kimi_like)["tools"][0]["function"]
+
+
+def _call(call_id: str, name: str = "lookup") -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+
+
+_USER = {"role": "user", "content": "hi"}
+_PNG_URL = f"data:image/png;base64,{ImagePart.from_bytes(PIXEL_PNG).base64}"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("sent", "fragment"), [
+    ({"messages": [_USER, {"role": "assistant", "content": None,
+                           "tool_calls": [_call("a"), _call("b")]},
+                   {"role": "tool", "tool_call_id": "a", "content": "r"}]},
+     "did not have response messages: b"),
+    ({"messages": [_USER, {"role": "assistant", "content": None, "tool_calls": [_call("a")]},
+                   _USER]}, "did not have response messages: a"),
+    ({"messages": [_USER, {"role": "assistant", "content": None, "tool_calls": [_call("a")]},
+                   {"role": "tool", "tool_call_id": "a", "content": "r"}, _USER,
+                   {"role": "tool", "tool_call_id": "a", "content": "again"}]},
+     "must be a response to a preceeding message"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": LOOSE,
+                                                  "strict": True}}]}, "with strict set"),
+    ({"response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": LOOSE, "strict": True}}}, "response_format 'x'"),
+    ({"response_format": {"type": "json_schema", "json_schema": {
+        "name": "bad name", "schema": STRICT}}}, "json_schema.name"),
+    ({"tools": [{"type": "function", "function": {"name": f"t{n}"}} for n in range(129)]},
+     "maximum length 128"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {
+        "url": "data:image/bmp;base64,Qk0="}}]}]}, "unsupported image"),
+])
+async def test_the_emulation_refuses_broken_conversations_and_schemas(
+        sent: dict[str, Any], fragment: str) -> None:
+    answered = await ask({"model": "gpt-4o", "messages": [_USER], **sent})
+    assert isinstance(answered, FakeJSON)
+    assert answered.status == 400
+    assert answered.body["error"]["type"] == "invalid_request_error"
+    assert fragment in answered.body["error"]["message"]
+
+
+WEATHER = Tool(name="get_weather", parameters={
+    "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer",
+                                                                          "minimum": 1}},
+    "required": ["city"]})
+ADD = Tool(name="add", parameters={"type": "object", "properties": {
+    "a": {"type": "integer"}, "b": {"type": "integer"}}})
+
+
+def message_of(answered: FakeJSON | FakeStream) -> dict[str, Any]:
+    assert isinstance(answered, FakeJSON)
+    assert answered.status == 200, answered.body
+    message: dict[str, Any] = answered.body["choices"][0]["message"]
+    return message
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("choice", "called"), [
+    (ToolChoice(mode="required"), "get_weather"), (ToolChoice(mode="tool", name="add"), "add")])
+async def test_a_forced_choice_gets_a_call_with_example_arguments(choice: ToolChoice,
+                                                                  called: str) -> None:
+    answered = await ask(request_body(Message.user("go"), tools=(WEATHER, ADD),
+                                      tool_choice=choice))
+    message = message_of(answered)
+    (call,) = message["tool_calls"]
+    assert message["content"] is None
+    assert call["function"]["name"] == called
+    assert json.loads(call["function"]["arguments"]) == (
+        {"city": "example", "days": 1} if called == "get_weather" else {"a": 1, "b": 1})
+    assert isinstance(answered, FakeJSON)
+    assert answered.body["choices"][0]["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.anyio
+async def test_after_tool_results_the_echo_lists_them() -> None:
+    calls = (ToolCall.of("c1", "get_weather", {"city": "Oslo"}), ToolCall.of("c2", "add", {}))
+    answered = await ask(request_body(
+        Message.user("go"), Message.assistant("", calls),
+        Message.tool_result(calls[0], "snow"), Message.tool_result(calls[1], 3,
+                                                                    is_error=True),
+        tools=(WEATHER, ADD)))
+    assert message_of(answered)["content"] == tool_result_text(
+        [("get_weather", "snow"), ("add", "Error: 3")])
+
+
+@pytest.mark.anyio
+async def test_images_are_echoed_after_the_text() -> None:
+    answered = await ask(request_body(Message.user(
+        "what?", ImagePart.from_bytes(PIXEL_PNG), ImagePart.from_url("https://e.com/a.png"))))
+    assert message_of(answered)["content"] == " ".join([
+        "You said: what?", describe_image("image/png", PIXEL_PNG),
+        describe_image(None, url="https://e.com/a.png")])
+
+
+@pytest.mark.anyio
+async def test_a_json_schema_request_gets_an_example_or_the_scripted_text() -> None:
+    sent = request_body(Message.user("hi"), output_schema=OutputSchema(
+        name="city", schema=STRICT, strict=True))
+    assert json.loads(message_of(await ask(sent))["content"]) == {"city": "example"}
+    scripted = await ask(sent, Reply(text='{"town": 1}'))
+    assert message_of(scripted)["content"] == '{"town": 1}'
+
+
+@pytest.mark.anyio
+async def test_image_rules_of_a_vendor_without_web_addresses() -> None:
+    fake = chat_completions_fake("kimi_like", require_key=False, tool_rules=ToolRules(
+        tool_name=re.compile(r"[a-zA-Z_][a-zA-Z0-9_-]{2,63}"), image_urls=False))
+    route = next(r for r in fake.routes if r.path == "/chat/completions")
+
+    async def send(content: Any, tools: Any = None) -> FakeJSON:
+        sent: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": content}]}
+        if tools:
+            sent["tools"] = tools
+        answered = await route.handler(FakeCall(
+            provider="kimi_like", method="POST", path="/v1/chat/completions", path_params={},
+            query={}, headers={}, body=json.dumps(sent).encode(), json=sent, reply=Reply()))
+        assert isinstance(answered, FakeJSON)
+        return answered
+
+    def image(url: str) -> list[dict[str, Any]]:
+        return [{"type": "image_url", "image_url": {"url": url}}]
+
+    assert (await send(image("https://e.com/a.png"))).status == 400
+    assert (await send(image("ms://file-1"))).status == 200
+    assert (await send(image(_PNG_URL))).status == 200
+    short = await send("hi", [{"type": "function", "function": {"name": "ab"}}])
+    assert short.status == 400
+    assert "^[a-zA-Z_][a-zA-Z0-9_-]{2,63}$" in short.body["error"]["message"]

@@ -13,7 +13,9 @@ own: it describes Moonshot to the OpenAI plugin's codec (:mod:`agentflow_openai.
 What differs from OpenAI: temperature runs from 0 to 1 (checked before sending); Kimi K2.x and
 K3 accept only their default sampling (left out of requests); Moonshot's own error types
 (``exceeded_current_quota_error`` is a quota, not a rate limit, and is not retried;
-``engine_overloaded_error`` is); cached prompt tokens are reported at the top of ``usage``.
+``engine_overloaded_error`` is); cached prompt tokens are reported at the top of ``usage``;
+structured answers go through JSON mode; function definitions are strict unless they say
+otherwise; images travel as bytes only.
 """
 
 from __future__ import annotations
@@ -70,17 +72,19 @@ def _dialect(provider: str) -> _codec.Dialect:
     return _codec.Dialect(
         provider=provider, label="Moonshot", api_key_env=API_KEY_ENV, user_agent=USER_AGENT,
         catalog_options=_catalog_options, error_statuses=ERROR_STATUSES,
-        quota_errors=("exceeded_current_quota_error",), json_schema=False)
+        quota_errors=("exceeded_current_quota_error",), json_schema=False,
+        strict_tools_by_default=True)
 
 
 DIALECTS: dict[str, _codec.Dialect] = {MOONSHOT: _dialect(MOONSHOT),
                                        MOONSHOT_CN: _dialect(MOONSHOT_CN)}
 
 
-#: Tools (the Chat Completions shape), structured answers (JSON mode, the schema stated in a
-#: system message: Kimi documents ``json_object``, not ``json_schema``) and images as base64
-#: (Kimi's vision guide documents data URLs only, in PNG, JPEG, WebP or GIF). The per-image
-#: limit is agentflow's own: Kimi publishes none.
+#: Tools (the Chat Completions shape; Kimi holds a function to its schema unless it says
+#: ``strict: false``), structured answers (JSON mode, the schema stated in a system message:
+#: Kimi documents ``json_object``, not ``json_schema``) and images as base64 (Kimi's chat
+#: reference takes ``data:`` URLs or its own ``ms://`` file ids, not web addresses; PNG, JPEG,
+#: WebP or GIF). The per-image limit is agentflow's own: Kimi publishes none.
 _MEDIA: dict[str, Any] = {
     "capabilities": frozenset({"streaming", "tools", "structured_output", "images"}),
     "max_image_bytes": 10 * 1024 * 1024,

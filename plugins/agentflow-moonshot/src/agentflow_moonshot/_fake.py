@@ -1,12 +1,15 @@
 """Moonshot's API as the fake provider server plays it: the Chat Completions emulation of the
-OpenAI plugin, with Moonshot's temperature range, its error types and its model list."""
+OpenAI plugin, with Moonshot's temperature range, its error types, its model list and its rules
+for tool names and images."""
 
 from __future__ import annotations
 
-from agentflow.testing.fake import FakeProvider
-from agentflow_openai._fake import chat_completions_fake
+import re
 
-__all__ = ["ERROR_KINDS", "moonshot_fakes"]
+from agentflow.testing.fake import FakeProvider
+from agentflow_openai._fake import ToolRules, chat_completions_fake
+
+__all__ = ["ERROR_KINDS", "TOOL_RULES", "moonshot_fakes"]
 
 #: The error type Moonshot answers each status with (its error reference).
 ERROR_KINDS: dict[int, tuple[str, str | None]] = {
@@ -19,6 +22,12 @@ ERROR_KINDS: dict[int, tuple[str, str | None]] = {
     503: ("engine_overloaded_error", None),
 }
 
+#: Kimi's tool-use reference: a function name matches ``^[a-zA-Z_][a-zA-Z0-9-_]{2,63}$``, at
+#: most 128 functions; its vision guide and chat reference take images as base64 ``data:`` URLs
+#: or ``ms://`` file references, not web addresses.
+TOOL_RULES = ToolRules(tool_name=re.compile(r"[a-zA-Z_][a-zA-Z0-9_-]{2,63}"), max_tools=128,
+                       image_urls=False)
+
 
 def moonshot_fakes() -> list[FakeProvider]:
     """The emulations of the global and the China endpoint (the same service)."""
@@ -26,5 +35,6 @@ def moonshot_fakes() -> list[FakeProvider]:
 
     return [chat_completions_fake(name, require_key=True, model_options=model_options,
                                   models=[model.name for model in MODELS], owned_by="moonshot",
-                                  temperature_range=(0.0, 1.0), error_kinds=ERROR_KINDS)
+                                  temperature_range=(0.0, 1.0), error_kinds=ERROR_KINDS,
+                                  tool_rules=TOOL_RULES)
             for name in ("moonshot", "moonshot_cn")]

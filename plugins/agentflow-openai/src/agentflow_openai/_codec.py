@@ -140,6 +140,9 @@ class Dialect:
         429 is not retried.
     :param json_schema: the vendor takes ``response_format`` of type ``json_schema``; if not,
         a structured answer is asked for as ``json_object`` with the schema in a system message.
+    :param strict_tools_by_default: the vendor holds a function definition without ``strict``
+        to its parameters' schema (Moonshot); ``strict: false`` is then sent for parameters
+        that do not meet the strict rules, instead of ``strict: true`` for those that do.
     """
 
     provider: str
@@ -152,6 +155,7 @@ class Dialect:
     error_statuses: Mapping[str, int] = attrs.field(factory=dict)
     quota_errors: tuple[str, ...] = ("insufficient_quota",)
     json_schema: bool = True
+    strict_tools_by_default: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -188,7 +192,7 @@ def build_request(dialect: Dialect, request: Request, settings: ModelSettings) -
     option = _Options(dialect, request.model, settings.options)
     messages = [message_body(m) for m in request.messages]
     body: dict[str, Any] = {"model": request.model, "messages": messages}
-    body.update(tool_fields(request))
+    body.update(tool_fields(request, strict_by_default=dialect.strict_tools_by_default))
     if request.output_schema is not None:
         fields, instruction = output_fields(request.output_schema,
                                             json_schema=dialect.json_schema)

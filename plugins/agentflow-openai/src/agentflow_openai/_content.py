@@ -11,7 +11,9 @@ that concern conversations with tools, images and typed answers. Decisions (also
   for a failed tool, so a failed result's text starts with ``Error:`` (added unless it does).
 * Tools are ``{"type": "function", "function": {name, description, parameters}}``, with
   ``strict: true`` when the parameters meet the strict rules (every property required, every
-  object closed), where the service then guarantees arguments that match.
+  object closed), where the service then guarantees arguments that match. For a vendor whose
+  functions are strict unless told otherwise (Moonshot), it is the other way round: nothing
+  for parameters that meet the rules, ``strict: false`` for those that do not.
 * ``tool_choice``: ``auto`` / ``none`` / ``required`` as strings, a named tool as
   ``{"type": "function", "function": {"name": ...}}``; ``parallel_tool_calls`` as given.
 * Structured output: ``response_format: {"type": "json_schema", "json_schema": {name, schema,
@@ -66,11 +68,16 @@ def _part_body(part: TextPart | ImagePart) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def tool_fields(request: Request) -> dict[str, Any]:
-    """The body fields of the request's tools, tool choice and parallel-calls switch."""
+def tool_fields(request: Request, *, strict_by_default: bool = False) -> dict[str, Any]:
+    """The body fields of the request's tools, tool choice and parallel-calls switch.
+
+    ``strict_by_default``: the vendor holds a function without ``strict`` to its schema, so
+    ``strict`` is sent only to turn that off, for parameters that do not meet the rules.
+    """
     if not request.tools:  # the service refuses a tool choice without tools
         return {}
-    fields: dict[str, Any] = {"tools": [_tool_body(tool) for tool in request.tools]}
+    fields: dict[str, Any] = {"tools": [_tool_body(tool, strict_by_default)
+                                        for tool in request.tools]}
     if request.tool_choice is not None:
         fields["tool_choice"] = _choice_body(request.tool_choice)
     if request.parallel_tool_calls is not None:
@@ -78,13 +85,14 @@ def tool_fields(request: Request) -> dict[str, Any]:
     return fields
 
 
-def _tool_body(tool: Tool) -> dict[str, Any]:
+def _tool_body(tool: Tool, strict_by_default: bool) -> dict[str, Any]:
     function: dict[str, Any] = {"name": tool.name}
     if tool.description:
         function["description"] = tool.description
     function["parameters"] = dict(tool.parameters)
-    if is_strict(tool.parameters):
-        function["strict"] = True
+    strict = is_strict(tool.parameters)
+    if strict != strict_by_default:
+        function["strict"] = strict
     return {"type": "function", "function": function}
 
 
@@ -127,13 +135,21 @@ def read_tool_calls(message: Mapping[str, Any], label: str) -> tuple[ToolCall, .
 
 
 def stream_tool_calls(delta: Mapping[str, Any], state: StreamState) -> None:
-    """Feed a delta's ``tool_calls`` fragments to the stream's assembler, keyed by index."""
-    for position, fragment in enumerate(delta.get("tool_calls") or ()):
-        index = fragment.get("index", position)
+    """Feed a delta's ``tool_calls`` fragments to the stream's assembler, keyed by index.
+
+    A server that leaves ``index`` out (some compatible ones) is followed by call id: a new id
+    starts a new call, a fragment without one continues the last call.
+    """
+    for fragment in delta.get("tool_calls") or ():
         function = fragment.get("function") or {}
         arguments = function.get("arguments") or ""
-        if fragment.get("id") or function.get("name"):
-            state.tool_calls.begin(index, id=fragment.get("id") or "",
-                                   name=function.get("name") or "", arguments=arguments)
+        call_id = fragment.get("id")
+        key = fragment.get("index")
+        if key is None:
+            key = ("id", call_id) if call_id else state.data.get("tool_call_key", 0)
+        state.data["tool_call_key"] = key
+        if call_id or function.get("name"):
+            state.tool_calls.begin(key, id=call_id or "", name=function.get("name") or "",
+                                   arguments=arguments)
         elif arguments:
-            state.tool_calls.append(index, arguments)
+            state.tool_calls.append(key, arguments)

@@ -28,9 +28,9 @@ from agentflow.testing.fake import (
     FakeStream,
     Reply,
 )
-from agentflow_openai._fake_tools import check_tools_and_images, decide
+from agentflow_openai._fake_tools import ToolRules, check_tools_and_images, decide
 
-__all__ = ["chat_completions_fake", "error_body", "openai_fakes"]
+__all__ = ["ToolRules", "chat_completions_fake", "error_body", "openai_fakes"]
 
 # The service's error type and code for each status, when a scripted reply names none.
 _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
@@ -81,6 +81,7 @@ def chat_completions_fake(
     base_path: str = "/v1",
     temperature_range: tuple[float, float] = (0.0, 2.0),
     error_kinds: Mapping[int, tuple[str, str | None]] | None = None,
+    tool_rules: ToolRules | None = None,
 ) -> FakeProvider:
     """The emulation of one Chat Completions provider, mounted at ``/<provider><base_path>``.
 
@@ -91,11 +92,14 @@ def chat_completions_fake(
     :param models: the ids ``GET /models`` lists.
     :param temperature_range: what the service accepts (Moonshot: 0 to 1).
     :param error_kinds: status -> the service's error ``(type, code)``, over OpenAI's.
+    :param tool_rules: what the service accepts of tools and images, where it differs from
+        OpenAI (tool names, image URLs).
     """
     service = _Service(provider=provider, require_key=require_key, model_options=model_options,
                        models=tuple(models), owned_by=owned_by,
                        temperature_range=temperature_range,
-                       error_kinds={**_ERROR_KINDS, **(error_kinds or {})})
+                       error_kinds={**_ERROR_KINDS, **(error_kinds or {})},
+                       tool_rules=tool_rules or ToolRules())
     return FakeProvider(provider=provider, base_path=base_path, routes=[
         FakeRoute(method="POST", path="/chat/completions", handler=service.chat_completions),
         FakeRoute(method="GET", path="/models", handler=service.list_models),
@@ -120,6 +124,7 @@ class _Service:
     owned_by: str
     temperature_range: tuple[float, float]
     error_kinds: Mapping[int, tuple[str, str | None]]
+    tool_rules: ToolRules
 
     async def chat_completions(self, call: FakeCall) -> FakeJSON | FakeStream:
         headers = {**call.reply.headers, "x-request-id": f"req_{secrets.token_hex(16)}"}
@@ -131,7 +136,7 @@ class _Service:
             return FakeJSON(status=400, body=error_body(_NOT_JSON, "invalid_request_error"),
                             headers=headers)
         problem = _check(body, self.temperature_range) or self._check_for_model(body)
-        found = check_tools_and_images(body) if problem is None else None
+        found = check_tools_and_images(body, self.tool_rules) if problem is None else None
         if found is not None:
             problem = _Problem(message=found[0], param=found[1])
         if problem is not None:
@@ -276,7 +281,8 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return " ".join(part.get("text", "") for part in content
+                        if isinstance(part, dict) and part.get("type") == "text")
     return ""
 
 
