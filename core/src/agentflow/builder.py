@@ -119,12 +119,9 @@ class LLMClientBuilder:
         made: list[Tool] = []
         for item in tools:
             if isinstance(item, Tool):
-                from agentflow.tools import valid_tool_name
+                from agentflow.tools import check_tool_name
 
-                if not valid_tool_name(item.name):
-                    raise ValidationError(f"tool name {item.name!r} is not accepted by every "
-                                          "vendor: use 1 to 64 letters, digits, '_' or '-'",
-                                          parameter="tools")
+                check_tool_name(item.name)
                 made.append(item)
             elif isinstance(item, type) and attrs.has(item):
                 made.append(Tool.from_type(item))

@@ -350,19 +350,17 @@ IMAGE_CHARS = 4000
 def prompt_chars(request: Request) -> int:
     """The characters a request's prompt weighs for a token estimate: the messages' text, the
     tool calls and tool definitions sent with it, and :data:`IMAGE_CHARS` per image."""
+    import json
+
     chars = 0
     for message in request.messages:
         chars += len(message.text) + IMAGE_CHARS * len(message.images)
         chars += sum(len(call.name) + len(call.raw_arguments) for call in message.tool_calls)
     if request.tools:
-        import json
-
         chars += sum(len(tool.name) + len(tool.description)
                      + len(json.dumps(tool.parameters, separators=(",", ":")))
                      for tool in request.tools)
     if request.output_schema is not None:
-        import json
-
         chars += len(json.dumps(request.output_schema.schema, separators=(",", ":")))
     return chars
 

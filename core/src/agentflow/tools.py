@@ -24,7 +24,8 @@ from agentflow.typeschema import first_mismatch, schema_of, snake_case
 if TYPE_CHECKING:
     from agentflow.types import Tool, ToolCall
 
-__all__ = ["ToolCallAssembler", "ToolError", "invoke", "parse_arguments", "result_text",
+__all__ = ["ToolCallAssembler", "ToolError", "check_tool_name", "invoke", "parse_arguments",
+           "result_text",
            "tool_from_function", "tool_from_type", "valid_tool_name"]
 
 #: What every vendor accepts as a tool name (OpenAI and Anthropic: 64 of these characters;
@@ -63,7 +64,7 @@ def tool_from_function(function: Callable[..., Any], *, name: str | None = None,
     if not callable(function):
         raise ValidationError(f"a tool must be a function, got {function!r}", parameter="tools")
     tool_name = str(name or getattr(function, "__name__", ""))
-    _check_name(tool_name)
+    check_tool_name(tool_name)
     try:
         hints = typing.get_type_hints(function, include_extras=True)
         signature = inspect.signature(function)
@@ -109,7 +110,7 @@ def tool_from_type(arguments_type: type, *, name: str | None = None,
         raise ValidationError(f"a tool type must be an attrs class, got {arguments_type!r}",
                               parameter="tools")
     tool_name = name or snake_case(arguments_type.__name__)
-    _check_name(tool_name)
+    check_tool_name(tool_name)
     try:
         parameters = schema_of(arguments_type)
     except TypeError as exc:
@@ -119,7 +120,8 @@ def tool_from_type(arguments_type: type, *, name: str | None = None,
                 parameters=parameters, arguments_type=arguments_type)
 
 
-def _check_name(name: str) -> None:
+def check_tool_name(name: str) -> None:
+    """Raise :class:`ValidationError` for a name :func:`valid_tool_name` refuses."""
     if not valid_tool_name(name):
         raise ValidationError(
             f"tool name {name!r} is not accepted by every vendor: use 1 to 64 letters, digits, "

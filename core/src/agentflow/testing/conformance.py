@@ -100,7 +100,6 @@ _CUT_AFTER = 10
 # Tolerate the warning trio gives when httpx's generators are left to the collector after a
 # cut connection (see docs/streaming.md); the connection itself is released.
 CUT_WARNING = "ignore:Async generator 'http:ResourceWarning"
-_CUT_WARNING = CUT_WARNING
 
 
 @attrs.frozen(kw_only=True)
@@ -462,7 +461,7 @@ class ProviderConformance:
         assert finish == "stop"
 
     @pytest.mark.anyio
-    @pytest.mark.filterwarnings(_CUT_WARNING)
+    @pytest.mark.filterwarnings(CUT_WARNING)
     async def test_finish_reason_is_normalised(self, harness: ConformanceHarness,
                                                finish_case: tuple[str, str | None],
                                                streamed: bool) -> None:
@@ -758,7 +757,7 @@ class ProviderConformance:
         assert harness.key.encode() not in request.body
 
     @pytest.mark.anyio
-    @pytest.mark.filterwarnings(_CUT_WARNING)
+    @pytest.mark.filterwarnings(CUT_WARNING)
     async def test_malformed_answer_is_a_provider_error(self, harness: ConformanceHarness,
                                                         streamed: bool) -> None:
         harness.script(Reply(malformed=True))
@@ -768,14 +767,14 @@ class ProviderConformance:
         harness.assert_no_key(caught.value)
 
     @pytest.mark.anyio
-    @pytest.mark.filterwarnings(_CUT_WARNING)
+    @pytest.mark.filterwarnings(CUT_WARNING)
     async def test_cut_body_is_a_provider_error(self, harness: ConformanceHarness) -> None:
         harness.script(Reply(text="one two three four five six", cut_after=1))
         with pytest.raises(ProviderError):
             await harness.builder().prompt("hi").execute()
 
     @pytest.mark.anyio
-    @pytest.mark.filterwarnings(_CUT_WARNING)
+    @pytest.mark.filterwarnings(CUT_WARNING)
     async def test_cut_stream_keeps_the_partial_text(self, harness: ConformanceHarness) -> None:
         text = " ".join(f"word{n}" for n in range(_CUT_PIECES))
         harness.script(Reply(text=text, chunks=_CUT_PIECES, cut_after=_CUT_AFTER))
@@ -797,7 +796,7 @@ class ProviderConformance:
         harness.assert_no_key(caught.value)
 
     @pytest.mark.anyio
-    @pytest.mark.filterwarnings(_CUT_WARNING)
+    @pytest.mark.filterwarnings(CUT_WARNING)
     async def test_error_inside_a_stream_keeps_the_partial_text(
             self, harness: ConformanceHarness) -> None:
         if self.stream_error is None:

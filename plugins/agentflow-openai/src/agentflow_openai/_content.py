@@ -34,10 +34,12 @@ from agentflow.typeschema import is_strict
 if TYPE_CHECKING:
     from agentflow.types import Message, OutputSchema, Request, StreamState, Tool, ToolChoice
 
-__all__ = ["message_body", "output_fields", "read_tool_calls", "stream_tool_calls",
-           "tool_fields"]
+__all__ = ["message_body", "output_fields", "read_tool_calls", "schema_in_instruction",
+           "stream_tool_calls", "tool_fields"]
 
 _ERROR_PREFIX = "Error: "
+#: What precedes the schema in the system instruction of a JSON-mode request.
+_SCHEMA_MARK = "JSON Schema: "
 
 
 def message_body(message: Message) -> dict[str, Any]:
@@ -108,13 +110,27 @@ def output_fields(output: OutputSchema, *, json_schema: bool) -> tuple[dict[str,
     if not json_schema:
         schema = json.dumps(output.schema, ensure_ascii=False, separators=(",", ":"))
         instruction = ("Answer with a single JSON object, and nothing else, that matches this "
-                       f"JSON Schema: {schema}")
+                       f"{_SCHEMA_MARK}{schema}")
         return {"response_format": {"type": "json_object"}}, instruction
     spec: dict[str, Any] = {"name": output.name, "schema": dict(output.schema),
                             "strict": output.strict}
     if output.description:
         spec["description"] = output.description
     return {"response_format": {"type": "json_schema", "json_schema": spec}}, None
+
+
+def schema_in_instruction(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The schema a system message written by :func:`output_fields` states, else ``None``
+    (for the emulation and the conformance suite, which read requests back)."""
+    content = message.get("content")
+    if message.get("role") not in ("system", "developer") or not isinstance(content, str) \
+            or _SCHEMA_MARK not in content:
+        return None
+    try:
+        schema = json.loads(content.split(_SCHEMA_MARK, 1)[1])
+    except ValueError:
+        return None
+    return schema if isinstance(schema, dict) else None
 
 
 def read_tool_calls(message: Mapping[str, Any], label: str) -> tuple[ToolCall, ...]:

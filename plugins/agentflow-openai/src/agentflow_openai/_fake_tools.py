@@ -28,10 +28,10 @@ from agentflow.testing.fake import (
     tool_result_text,
 )
 from agentflow.typeschema import is_strict
+from agentflow_openai._content import schema_in_instruction
 
 __all__ = ["Decision", "ToolRules", "check_tools_and_images", "decide"]
 
-_SCHEMA_MARK = "JSON Schema: "
 _IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _STRICT_RULES = ("'required' is required to be supplied and to be an array including every key "
                  "in properties, and 'additionalProperties' is required to be supplied and to "
@@ -253,16 +253,8 @@ def _requested_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
         schema = (response_format.get("json_schema") or {}).get("schema", {})
         return schema if isinstance(schema, dict) else None
     if response_format.get("type") == "json_object":
-        for message in body.get("messages") or ():
-            content = message.get("content")
-            if message.get("role") == "system" and isinstance(content, str) and \
-                    _SCHEMA_MARK in content:
-                try:
-                    found = json.loads(content.split(_SCHEMA_MARK, 1)[1])
-                except ValueError:
-                    continue
-                return found if isinstance(found, dict) else None
-        return {"type": "object"}
+        stated = (schema_in_instruction(message) for message in body.get("messages") or ())
+        return next((schema for schema in stated if schema is not None), {"type": "object"})
     return None
 
 

@@ -20,11 +20,11 @@ from agentflow.testing.conformance import (
     WireToolCall,
     WireToolResult,
 )
+from agentflow_openai._content import schema_in_instruction
 
 __all__ = ["read_wire"]
 
 _SYSTEM = ("system", "developer")
-_SCHEMA_MARK = "JSON Schema: "
 
 
 def read_wire(request: RecordedRequest) -> WireRequest:
@@ -32,7 +32,7 @@ def read_wire(request: RecordedRequest) -> WireRequest:
     body = request.json
     messages = body["messages"]
     system = [m["content"] for m in messages
-              if m["role"] in _SYSTEM and _SCHEMA_MARK not in m["content"]]
+              if m["role"] in _SYSTEM and schema_in_instruction(m) is None]
     stop = body.get("stop")
     calls = [call for m in messages if m["role"] == "assistant"
              for call in m.get("tool_calls") or ()]
@@ -81,11 +81,8 @@ def _output_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if response_format.get("type") == "json_schema":
         return dict(response_format["json_schema"]["schema"])
     if response_format.get("type") == "json_object":
-        for message in body["messages"]:
-            content = message.get("content")
-            if message["role"] in _SYSTEM and isinstance(content, str) and _SCHEMA_MARK in content:
-                schema = json.loads(content.split(_SCHEMA_MARK, 1)[1])
-                return dict(schema)
+        return next((schema for schema in map(schema_in_instruction, body["messages"])
+                     if schema is not None), None)
     return None
 
 
