@@ -93,7 +93,20 @@ def tests_plugin(session: nox.Session, plugin: str) -> None:
     depends on: agentflow-moonshot needs agentflow-openai) installed."""
     session.install(*TEST_TOOLS, f"{CORE}[testing]", *local_requirements(plugin, ("test",)),
                     f"{plugin}[test]")
+    if Path(plugin).name == "agentflow-redis":
+        ensure_redis_server(session)
     session.run("pytest", f"{plugin}/tests", *session.posargs)
+
+
+def ensure_redis_server(session: nox.Session) -> None:
+    """agentflow-redis tests run against a real redis-server (never skipped in CI): install
+    Debian's package when it is missing (CI runs as root on a fresh machine)."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        session.run("apt-get", "update", "-q", external=True)
+        session.run("apt-get", "install", "-y", "-q", "redis-server", external=True,
+                    env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
 @nox.session
