@@ -16,6 +16,11 @@ from agentflow_redis._store import RedisLimitStore
 from agentflow_redis.testing import RedisServer, find_redis_server
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fleet: the multi-process runs (about a minute); "
+                            "nox runs them in the tests_redis_fleet session")
+
+
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -89,7 +89,7 @@ async def test_leases_cap_concurrency_across_stores(store: RedisLimitStore, redi
         assert await second.acquire_lease(SLOTS, "c", 60) == 0.0
         # a holder that died: its lease expires (here: made to have expired) and frees a slot
         assert await store.acquire_lease(SLOTS, "d", 60) > 0
-        redis_server.command("ZADD", "test:leases:model:main", "XX", "0", "b")
+        redis_server.command("ZADD", "test:leases:{model:main}", "XX", "0", "b")
         assert await store.acquire_lease(SLOTS, "d", 60) == 0.0
     finally:
         await second.aclose()
@@ -158,10 +158,34 @@ async def test_nothing_but_numbers_and_names_is_stored(store: RedisLimitStore,
     await store.acquire_lease(SLOTS, "lease-id", 60)
     await store.circuit_report(CIRCUIT, "failure", probe=False, reason="503")
     keys = redis_server.command("KEYS", "*")
-    assert b"test:bucket:provider:openai" in keys
-    assert b"test:leases:model:main" in keys
+    assert b"test:bucket:{provider:openai}" in keys
+    assert b"test:leases:{model:main}" in keys
     assert b"test:circuit:openai" in keys
     assert keys.count(b"test:") == 3
+
+
+async def test_admit_and_finish_in_one_step_each(store: RedisLimitStore, redis_url: str
+                                                 ) -> None:
+    scope = LimitScope(key="provider:openai", requests_per_minute=2, tokens_per_minute=1000,
+                       max_concurrent=1)
+    second = other(redis_url)
+    try:
+        assert await store.admit(scope, 600, "a", 60) == (0.0, 0.0)
+        wait, held = await second.admit(scope, 300, "b", 60)
+        assert wait == 0.0
+        assert held is not None
+        assert held > 55  # the slot is taken
+        await store.finish(scope, "a", -500)  # 100 used, and the slot freed
+        assert await second.acquire_lease(scope, "b", 60) == 0.0
+        # the third request must wait (2 a minute): the slot is not even tried
+        wait, held = await store.admit(scope, 100, "c", 60)
+        assert 29 < wait <= 30
+        assert held is None
+        await store.give_back(scope, 100)
+        assert await store.reserve(LimitScope(key="provider:openai", tokens_per_minute=1000),
+                                   600) == 0.0  # 1000 - 100 - 300 left 600
+    finally:
+        await second.aclose()
 
 
 # failures ------------------------------------------------------------------------------------
@@ -234,6 +258,6 @@ async def test_sharing_resumes_after_a_restart(redis_url: str, redis_server: Red
         assert await store.reserve(RPM, 0) == 0.0
         assert not store.degraded
         assert told == ["llm.limit_store.fallback", "llm.limit_store.recovered"]
-        assert b"test:bucket:provider:openai" in redis_server.command("KEYS", "*")
+        assert b"test:bucket:{provider:openai}" in redis_server.command("KEYS", "*")
     finally:
         await store.aclose()

@@ -39,15 +39,19 @@ _CLEANUP = 1.0
 
 class StorePermit:
     """What :meth:`StoreLimiter.acquire` grants: the reservation and, with
-    ``max_concurrent``, a slot. Release it once (further calls do nothing)."""
+    ``max_concurrent``, a slot. Release it once (further calls do nothing).
 
-    __slots__ = ("_lease", "_limiter", "_released", "_tokens", "waited")
+    A settlement made before the release travels with it: one step at the end of the call.
+    """
+
+    __slots__ = ("_delta", "_lease", "_limiter", "_released", "_tokens", "waited")
 
     def __init__(self, limiter: StoreLimiter, tokens: int, lease: str | None,
                  waited: float) -> None:
         self._limiter = limiter
         self._tokens = tokens
         self._lease = lease
+        self._delta = 0
         self._released = False
         self.waited = waited
 
@@ -57,6 +61,9 @@ class StorePermit:
         if used_tokens is None or not limiter.scope.tokens_per_minute:
             return
         delta, self._tokens = used_tokens - self._tokens, used_tokens
+        if not self._released:
+            self._delta += delta
+            return
         await limiter.store.settle(limiter.scope, delta)
 
     async def release(self) -> None:
@@ -64,10 +71,13 @@ class StorePermit:
         if self._released:
             return
         self._released = True
+        if self._lease is None and self._delta == 0:
+            return
+        limiter = self._limiter
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP):
+            await limiter.store.finish(limiter.scope, self._lease, self._delta)
         if self._lease is not None:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP):
-                await self._limiter.store.release_lease(self._limiter.scope, self._lease)
-            self._limiter._slot_freed()
+            limiter._slot_freed()
 
 
 class StoreLimiter:
@@ -84,14 +94,14 @@ class StoreLimiter:
         for at most ``ttl_seconds`` (plus a margin) should this process die holding it."""
         started = time.perf_counter()
         store, scope = self.store, self.scope
-        wait = await store.reserve(scope, tokens)
-        lease: str | None = None
+        lease = uuid.uuid4().hex if scope.max_concurrent is not None else None
+        ttl = ttl_seconds + LEASE_MARGIN
+        wait, held = await store.admit(scope, tokens, lease, ttl)
         try:
             if wait > 0:
                 await anyio.sleep(wait)
-            if scope.max_concurrent is not None:
-                lease = uuid.uuid4().hex
-                await self._hold(lease, ttl_seconds + LEASE_MARGIN)
+            if lease is not None and held != 0.0:
+                await self._hold(lease, ttl, held)
         except BaseException:
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLEANUP):
                 await store.give_back(scope, tokens)
@@ -105,10 +115,11 @@ class StoreLimiter:
         advice)."""
         await self.store.penalize(self.scope, seconds if seconds is not None else 1.0)
 
-    async def _hold(self, lease: str, ttl: float) -> None:
+    async def _hold(self, lease: str, ttl: float, retry: float | None) -> None:
         poll = FIRST_POLL
         while True:
-            retry = await self.store.acquire_lease(self.scope, lease, ttl)
+            if retry is None:  # not asked yet (the reservation had to wait)
+                retry = await self.store.acquire_lease(self.scope, lease, ttl)
             if retry <= 0:
                 return
             token = _loop_token()
@@ -118,6 +129,7 @@ class StoreLimiter:
             with anyio.move_on_after(min(retry, poll)):
                 await freed.wait()
             poll = min(poll * 2, MAX_POLL)
+            retry = None
 
     def _slot_freed(self) -> None:
         freed = self._freed.pop(_loop_token(), None)

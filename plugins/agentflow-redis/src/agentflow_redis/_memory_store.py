@@ -140,6 +140,21 @@ class MemoryLimitStore:
         with self._lock:
             self._leases.get(scope.key, {}).pop(lease, None)
 
+    async def admit(self, scope: LimitScope, tokens: int, lease: str | None,
+                    ttl_seconds: float) -> tuple[float, float | None]:
+        """``reserve``, then ``acquire_lease`` when nothing waits."""
+        wait = await self.reserve(scope, tokens)
+        if wait > 0 or lease is None or scope.max_concurrent is None:
+            return wait, None
+        return wait, await self.acquire_lease(scope, lease, ttl_seconds)
+
+    async def finish(self, scope: LimitScope, lease: str | None, delta: int) -> None:
+        """``settle`` and ``release_lease``."""
+        if delta:
+            await self.settle(scope, delta)
+        if lease is not None:
+            await self.release_lease(scope, lease)
+
     async def circuit_enter(self, circuit: CircuitScope, ttl_seconds: float) -> CircuitEntry:
         """Admission of one attempt; after the cool-down, one probe at a time."""
         with self._lock:

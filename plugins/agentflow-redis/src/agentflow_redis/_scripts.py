@@ -1,14 +1,15 @@
 """The Lua scripts that change limiter and breaker state inside Redis, one atomic step each.
 
-Time is the server's (``TIME``), so hosts whose clocks disagree still share one clock. Each
-script touches one key, so they also run on a Redis Cluster (every key is its own slot).
+Time is the server's (``TIME``), so hosts whose clocks disagree still share one clock. The
+keys of one scope carry it as a hash tag (``{provider:openai}``), so the scripts that touch
+both of a scope's keys also run on a Redis Cluster.
 
 Keys (``<p>`` is ``key_prefix``, ``<scope>`` ``provider:<name>`` or ``model:<alias>``):
 
-``<p>:bucket:<scope>``  hash: ``r`` requests left, ``k`` tokens left (below zero: owed to
+``<p>:bucket:{<scope>}``  hash: ``r`` requests left, ``k`` tokens left (below zero: owed to
     reservations already made), ``t`` when they were computed, ``p`` paused until (seconds).
     It expires once the buckets would be full again: an absent key is a full bucket.
-``<p>:leases:<scope>``  sorted set: one member per slot in flight (a random id), scored by
+``<p>:leases:{<scope>}``  sorted set: one member per slot in flight (a random id), scored by
     the lease's expiry in milliseconds; expired members are removed before each count.
 ``<p>:circuit:<provider>``  hash: ``s`` state, ``f`` failures in a row, ``o`` opened at,
     ``l`` last failure (a status or error kind, such as ``503`` or ``read timeout``), ``q`` the
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["Script", "CIRCUIT_ENTER", "CIRCUIT_REPORT", "GIVE_BACK", "LEASE_ACQUIRE",
-           "LEASE_RELEASE", "PENALIZE", "RESERVE", "SETTLE"]
+__all__ = ["ADMIT", "CIRCUIT_ENTER", "CIRCUIT_REPORT", "FINISH", "GIVE_BACK", "LEASE_ACQUIRE",
+           "LEASE_RELEASE", "PENALIZE", "RESERVE", "SETTLE", "Script"]
 
 
 class Script:
@@ -110,21 +111,60 @@ save()
 return 0
 """)
 
-#: ARGV[1] slots, ARGV[2] lease id, ARGV[3] lease milliseconds: 0 when held, else the
-#: microseconds until the earliest lease expires.
-LEASE_ACQUIRE = Script("lease_acquire", _NOW + """
-local key = KEYS[1]
-local now_ms = now * 1000
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
-if redis.call('ZSCORE', key, ARGV[2]) then return 0 end
-if redis.call('ZCARD', key) < tonumber(ARGV[1]) then
-  redis.call('ZADD', key, now_ms + tonumber(ARGV[3]), ARGV[2])
-  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', key, math.ceil(tonumber(last[2])) + 1000)
-  return 0
+_LEASE = """
+local function lease(key, slots, id, ms)
+  local now_ms = now * 1000
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms)
+  if redis.call('ZSCORE', key, id) then return 0 end
+  if redis.call('ZCARD', key) < slots then
+    redis.call('ZADD', key, now_ms + ms, id)
+    local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    redis.call('PEXPIREAT', key, math.ceil(tonumber(last[2])) + 1000)
+    return 0
+  end
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return math.max(1, math.ceil((tonumber(first[2]) - now_ms) * 1000))
 end
-local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return math.max(1, math.ceil((tonumber(first[2]) - now_ms) * 1000))
+"""
+
+#: KEYS[1] the leases; ARGV[1] slots, ARGV[2] lease id, ARGV[3] lease milliseconds: 0 when
+#: held, else the microseconds until the earliest lease expires.
+LEASE_ACQUIRE = Script("lease_acquire", _NOW + _LEASE + """
+return lease(KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]))
+""")
+
+#: One round trip for the common case of a call: RESERVE on KEYS[1] (ARGV[1..3]) and, when
+#: nothing has to wait, LEASE_ACQUIRE on KEYS[2] (ARGV[4..6]; ARGV[4] = 0: no slot to take).
+#: Returns {reserve's wait, lease's wait (-1: not tried)}.
+ADMIT = Script("admit", _BUCKET + _LEASE + """
+local wait = 0
+if rpm > 0 then
+  r = r - math.min(1, rpm)
+  if r < 0 then wait = -r * 60 / rpm end
+end
+if tpm > 0 then
+  k = k - math.min(tonumber(ARGV[3]), tpm)
+  if k < 0 then wait = math.max(wait, -k * 60 / tpm) end
+end
+wait = math.max(wait, p - now)
+save()
+local slot = -1
+if wait <= 0 and tonumber(ARGV[4]) > 0 then
+  slot = lease(KEYS[2], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
+end
+return {math.ceil(wait * 1000000), slot}
+""")
+
+#: One round trip at the end of a call: SETTLE ARGV[3] tokens on KEYS[1] (ARGV[1..3]; 0: none)
+#: and free lease ARGV[4] in KEYS[2] (empty: none).
+FINISH = Script("finish", _BUCKET + """
+local delta = tonumber(ARGV[3])
+if tpm > 0 and delta ~= 0 then
+  k = math.min(tpm, k - delta)
+  save()
+end
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[2], ARGV[4]) end
+return 0
 """)
 
 #: Free the slot of lease ARGV[1].
@@ -187,5 +227,5 @@ end
 return {}
 """)
 
-ALL = (RESERVE, GIVE_BACK, SETTLE, PENALIZE, LEASE_ACQUIRE, LEASE_RELEASE, CIRCUIT_ENTER,
-       CIRCUIT_REPORT)
+ALL = (RESERVE, GIVE_BACK, SETTLE, PENALIZE, LEASE_ACQUIRE, LEASE_RELEASE, ADMIT, FINISH,
+       CIRCUIT_ENTER, CIRCUIT_REPORT)

@@ -103,6 +103,42 @@ class RedisLimitStore:
         if await self._run(_scripts.PENALIZE, self._key("bucket", scope.key), args) is None:
             await self.local.penalize(scope, seconds)
 
+    async def admit(self, scope: LimitScope, tokens: int, lease: str | None,
+                    ttl_seconds: float) -> tuple[float, float | None]:
+        """``reserve`` and, when nothing waits, ``acquire_lease``: one round trip."""
+        slots = scope.max_concurrent if lease is not None else None
+        args: list[Arg] = [*_rates(scope, tokens), slots or 0, lease or "",
+                           max(1, round(ttl_seconds * 1000))]
+        reply = await self._run(_scripts.ADMIT, self._scope_keys(scope), args)
+        if reply is None:
+            wait, held = await self.local.admit(scope, tokens, lease, ttl_seconds)
+            if held == 0.0 and lease is not None:
+                self._local_leases.add(lease)
+            return wait, held
+        assert isinstance(reply, list)
+        wait_us, slot_us = reply
+        return _seconds(wait_us), None if slot_us == -1 else _seconds(slot_us)
+
+    async def finish(self, scope: LimitScope, lease: str | None, delta: int) -> None:
+        """``settle`` and ``release_lease``: one round trip (none if there is nothing to do)."""
+        if lease is not None and scope.max_concurrent is None:
+            lease = None
+        if not scope.tokens_per_minute:
+            delta = 0
+        if lease is None and delta == 0:
+            return
+        if lease is not None and lease in self._local_leases:
+            self._local_leases.discard(lease)
+            await self.local.finish(scope, lease, delta)
+            return
+        try:
+            with anyio.fail_after(self.settings.timeout_seconds):
+                await self._eval(_scripts.FINISH, self._scope_keys(scope),
+                                 [*_rates(scope, delta), lease or ""])
+        except (OSError, TimeoutError, RedisReplyError) as exc:
+            logger.debug("agentflow-redis: the end of a call in %s was not recorded (%s); its "
+                         "lease expires by itself", scope.key, type(exc).__name__)
+
     async def acquire_lease(self, scope: LimitScope, lease: str, ttl_seconds: float) -> float:
         """Hold one of ``max_concurrent`` slots: 0.0 when held, else the seconds to wait."""
         if scope.max_concurrent is None:
@@ -165,16 +201,22 @@ class RedisLimitStore:
 
     # the round trip and the failure policy ---------------------------------------------------
 
-    def _key(self, kind: str, name: str) -> str:
-        return f"{self._prefix}:{kind}:{name}"
+    def _key(self, kind: str, name: str) -> list[str]:
+        if kind == "circuit":
+            return [f"{self._prefix}:circuit:{name}"]
+        return [f"{self._prefix}:{kind}:{{{name}}}"]  # a scope's keys share a Cluster slot
 
-    async def _run(self, script: _scripts.Script, key: str, args: Sequence[Arg]) -> Reply:
+    def _scope_keys(self, scope: LimitScope) -> list[str]:
+        return [*self._key("bucket", scope.key), *self._key("leases", scope.key)]
+
+    async def _run(self, script: _scripts.Script, keys: list[str], args: Sequence[Arg]
+                   ) -> Reply:
         """The script's reply, or ``None`` when the in-process store must answer instead."""
         if self._down_since is not None and time.monotonic() < self._retry_at:
             return None
         try:
             with anyio.fail_after(self.settings.timeout_seconds):
-                reply = await self._eval(script, key, args)
+                reply = await self._eval(script, keys, args)
         except (OSError, TimeoutError, RedisReplyError) as exc:
             self._failed(exc)
             return None
@@ -182,13 +224,14 @@ class RedisLimitStore:
             self._recovered()
         return reply
 
-    async def _eval(self, script: _scripts.Script, key: str, args: Sequence[Arg]) -> Reply:
+    async def _eval(self, script: _scripts.Script, keys: list[str], args: Sequence[Arg]
+                    ) -> Reply:
         try:
-            return await self.client.call("EVALSHA", script.sha, 1, key, *args)
+            return await self.client.call("EVALSHA", script.sha, len(keys), *keys, *args)
         except RedisReplyError as exc:
             if exc.kind != "NOSCRIPT":
                 raise
-        return await self.client.call("EVAL", script.text, 1, key, *args)
+        return await self.client.call("EVAL", script.text, len(keys), *keys, *args)
 
     def _failed(self, exc: Exception) -> None:
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -30,6 +30,10 @@ Every method is a small atomic step, so a store on a server needs one round trip
 ``penalize``
     The vendor answered 429: grant nothing in this scope for ``seconds``, then refill from
     empty.
+``admit`` / ``finish``
+    The common case of a call in one step each: ``reserve`` and, when nothing has to wait,
+    ``acquire_lease``; at the end, ``settle`` and ``release_lease``. A store on a server
+    makes each one round trip.
 ``circuit_enter`` / ``circuit_report``
     A circuit's admission and its outcome. While open, after the cool-down exactly one caller
     in the whole store becomes the probe (its probe turn expires after ``ttl_seconds``, should
@@ -135,6 +139,16 @@ class LimitStore(Protocol):
 
     async def penalize(self, scope: LimitScope, seconds: float) -> None:
         """Grant nothing in ``scope`` for ``seconds``, then start from empty buckets."""
+        ...
+
+    async def admit(self, scope: LimitScope, tokens: int, lease: str | None,
+                    ttl_seconds: float) -> tuple[float, float | None]:
+        """``reserve``, then ``acquire_lease`` if ``lease`` is given and nothing waits:
+        (the reservation's wait, the lease's wait or ``None`` when it was not tried)."""
+        ...
+
+    async def finish(self, scope: LimitScope, lease: str | None, delta: int) -> None:
+        """``settle(delta)`` and ``release_lease(lease)`` (either may be a no-op)."""
         ...
 
     async def circuit_enter(self, circuit: CircuitScope, ttl_seconds: float) -> CircuitEntry:
