@@ -1,4 +1,5 @@
-"""Development sessions. ``nox`` alone runs lint, typecheck and every test session.
+"""Development sessions. ``nox`` alone runs lint, typecheck and every test session, then builds
+the release artefacts (``build``) and installs them as a user would (``install``).
 
 Each distribution is installed as a real (non-editable) distribution, so the tests see the
 entry points exactly as a user's ``pip install`` would.
@@ -7,6 +8,7 @@ entry points exactly as a user's ``pip install`` would.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -59,9 +61,16 @@ def _project_name(path: str) -> str:
 TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0", "trustme==1.2.1"]
 LINT_TOOLS = ["ruff==0.17.6"]
 TYPE_TOOLS = ["mypy==2.4.1", "pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
+# Release artefacts (RELEASING.md): built by uv with this backend, checked by twine and
+# tools/check_wheels.py; tools/check_install.py installs them with pip as a user would.
+BUILD_BACKEND = "hatchling==1.33.0"
+BUILD_TOOLS = ["twine==7.0.0", "packaging==26.4", "trove-classifiers==2026.9.21.13"]
+INSTALL_TOOLS = ["pip==26.3", "packaging==26.4"]
+DIST = ROOT / "dist"
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests_core", "tests_plugin", "tests_integration"]
+nox.options.sessions = ["lint", "typecheck", "tests_core", "tests_plugin", "tests_integration",
+                        "build", "install"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -114,6 +123,35 @@ def tests_integration(session: nox.Session) -> None:
     """Everything installed together: discovery, end to end over loopback HTTP, the CLI."""
     session.install(*TEST_TOOLS, f"{CORE}[testing]", *TESTED_PLUGINS)
     session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """An sdist and a wheel of the core and of every plugin under plugins/, in dist/, checked:
+    ``twine check --strict``, then tools/check_wheels.py (contents, metadata, entry points)."""
+    session.install(*BUILD_TOOLS)
+    shutil.rmtree(DIST, ignore_errors=True)
+    constraints = Path(session.create_tmp()) / "build-constraints.txt"
+    constraints.write_text(f"{BUILD_BACKEND}\n")
+    distributions = [CORE, *PLUGINS]
+    for path in distributions:
+        # The wheel is built from the sdist, so a file missing from the sdist shows here.
+        session.run("uv", "build", "--quiet", "--build-constraint", str(constraints),
+                    "--out-dir", str(DIST), path)
+    artefacts = sorted(str(p) for p in DIST.iterdir() if p.name.endswith((".whl", ".tar.gz")))
+    session.run("twine", "check", "--strict", *artefacts)
+    session.run("python", "tools/check_wheels.py", str(DIST),
+                "--expect", *(_project_name(p) for p in distributions))
+
+
+@nox.session(requires=["build"])
+def install(session: nox.Session) -> None:
+    """The user's line, ``pip install agentflow-core agentflow-openai`` (and each other plugin),
+    in fresh virtual environments from dist/ alone; then the CLI, ``agentflow demo`` and a call
+    through the Python API against the fake server; and a core of an incompatible version that
+    pip must refuse next to a plugin. See tools/check_install.py."""
+    session.install(*INSTALL_TOOLS)
+    session.run("python", "tools/check_install.py", str(DIST))
 
 
 @nox.session
