@@ -4,7 +4,7 @@ Why not a general client: the store needs four commands (``EVALSHA``, ``EVAL``, 
 ``SELECT``) and must run under asyncio and trio, inside calls that have no long-lived task to
 host a connection pool. coredis 6 runs on anyio (so on trio), but its pool must be entered by
 a parent task that outlives every user (its connections' reader tasks live in that task
-group), and an EVALSHA through it took 300-470 µs on loopback against 45-55 µs here
+group), and an EVALSHA through it took 230-470 µs on loopback against 45-85 µs here
 (``bench/redis_client_choice.py``). redis-py runs on asyncio only. So this module speaks the
 protocol itself: one request and one reply at a time per connection, idle connections kept
 per event loop, and a connection whose exchange was interrupted (a timeout, a cancellation, a
