@@ -102,9 +102,11 @@ def tests_plugin(session: nox.Session, plugin: str) -> None:
     depends on: agentflow-moonshot needs agentflow-openai) installed."""
     session.install(*TEST_TOOLS, f"{CORE}[testing]", *local_requirements(plugin, ("test",)),
                     f"{plugin}[test]")
+    fleet: list[str] = []
     if Path(plugin).name == "agentflow-redis":
         ensure_redis_server(session)
-    session.run("pytest", f"{plugin}/tests", *session.posargs)
+        fleet = ["-m", "not fleet"]  # its multi-process runs have their own session
+    session.run("pytest", f"{plugin}/tests", *fleet, *session.posargs)
 
 
 def ensure_redis_server(session: nox.Session) -> None:
@@ -116,6 +118,18 @@ def ensure_redis_server(session: nox.Session) -> None:
         session.run("apt-get", "update", "-q", external=True)
         session.run("apt-get", "install", "-y", "-q", "redis-server", external=True,
                     env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+@nox.session
+def tests_redis_fleet(session: nox.Session) -> None:
+    """agentflow-redis's multi-process proof (about a minute): 4 processes x 2 event loops
+    against the fake server with limits shared through a real redis-server, the same with
+    in-process limits, and Redis killed in the middle of a run."""
+    plugin = "./plugins/agentflow-redis"
+    session.install(*TEST_TOOLS, f"{CORE}[testing]", *local_requirements(plugin, ("test",)),
+                    f"{plugin}[test]")
+    ensure_redis_server(session)
+    session.run("pytest", f"{plugin}/tests", "-m", "fleet", "-s", *session.posargs)
 
 
 @nox.session
@@ -169,3 +183,8 @@ def bench(session: nox.Session) -> None:
                     env={"UV_COMPILE_BYTECODE": "1"})
     session.run("python", "bench/sse_decoder.py")
     session.run("python", "bench/run.py", *session.posargs)
+    # Limits shared through Redis (agentflow-redis), and why it speaks RESP itself.
+    ensure_redis_server(session)
+    session.install("coredis==6.9.0")
+    session.run("python", "bench/redis_limiter.py")
+    session.run("python", "bench/redis_client_choice.py")
