@@ -59,7 +59,7 @@ def _project_name(path: str) -> str:
 # Tools are pinned; runtime dependencies are not (the distributions declare ranges).
 # trustme makes the throwaway certificate authority of the TLS-failure health check tests.
 TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0", "trustme==1.2.1"]
-LINT_TOOLS = ["ruff==0.17.6"]
+LINT_TOOLS = ["ruff==0.17.6", "import-linter==2.16"]
 TYPE_TOOLS = ["mypy==2.4.1", "pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
 # Release artefacts (RELEASING.md): built by uv with this backend, checked by twine and
 # tools/check_wheels.py; tools/check_install.py installs them with pip as a user would.
@@ -76,9 +76,13 @@ nox.options.error_on_missing_interpreters = True
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: style, imports, bugbear, pyupgrade, annotations."""
+    """ruff (style, imports, bugbear, pyupgrade, annotations), then import-linter: the layers,
+    the public surface plugins may use and the absence of import circles, as declared in
+    pyproject.toml."""
     session.install(*LINT_TOOLS)
     session.run("ruff", "check", ".")
+    sources = [f"{CORE}/src", *(f"{p}/src" for p in TESTED_PLUGINS)]
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": ":".join(sources)})
 
 
 @nox.session

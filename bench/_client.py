@@ -65,7 +65,8 @@ def agentflow(*, guarded: bool = False,
     """agentflow through the OpenAI plugin; ``guarded``: with rate limits, retries and the
     circuit breaker configured, generously enough that none of them ever acts; ``observed``:
     with a MetricsCollector attached to every call, so every event is built and recorded."""
-    from agentflow.builder import LLMClientBuilder
+    from agentflow._api.builder import LLMClientBuilder
+    from agentflow._runtime.runtime import Runtime
     from agentflow.config import (
         CircuitBreakerConfig,
         Config,
@@ -73,7 +74,6 @@ def agentflow(*, guarded: bool = False,
         RateLimitConfig,
         RetryConfig,
     )
-    from agentflow.runtime import Runtime
 
     provider = ProviderConfig(base_url=BASE)
     if guarded:
@@ -85,7 +85,7 @@ def agentflow(*, guarded: bool = False,
             circuit_breaker=CircuitBreakerConfig(failure_threshold=5, cooldown_seconds=30))
     runtime = Runtime(config=Config(providers={"openai": provider}))
     if observed:
-        from agentflow.observability import MetricsCollector
+        from agentflow._observe.events import MetricsCollector
 
         runtime.collectors.append(MetricsCollector())
 

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from agentflow.plugins import PluginHost
+from agentflow._plugins.host import PluginHost
 
 
 def test_installed_distributions_are_discovered_with_versions_and_hooks():

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from agentflow import AgentFlow
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 
 #: provider -> the variable its key is read from

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agentflow import AgentFlow, HttpError
+from agentflow._api.sync import run_sync
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
-from agentflow.runtime import Runtime
-from agentflow.sync import run_sync
 from agentflow.testing import FakeServer, Reply
 
 

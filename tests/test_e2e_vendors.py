@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from agentflow import AgentFlow, MissingApiKeyError
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
-from agentflow.runtime import Runtime
 from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentflow.breaker import CircuitBreaker
+from agentflow._limits.breaker import CircuitBreaker
 from agentflow.errors import CircuitOpenError
 
 

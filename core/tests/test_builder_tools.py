@@ -10,10 +10,10 @@ import pytest
 from echo_vendor import NAME, EchoVendor
 
 from agentflow import ImagePart, LLMClientBuilder, Message, Tool, ToolCall, ValidationError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing.conformance import PIXEL_PNG
 from agentflow.types import ProviderSpec, ToolChoice
 

@@ -20,10 +20,10 @@ from agentflow import (
     StreamingError,
     ValidationError,
 )
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ModelConfig, ProviderConfig
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 
 pytestmark = pytest.mark.anyio

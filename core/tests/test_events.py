@@ -10,6 +10,8 @@ import pytest
 from echo_vendor import EchoVendor
 
 from agentflow import HttpError, LLMClientBuilder, LLMError, MetricsCollector, StreamingError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import (
     Config,
     Defaults,
@@ -19,8 +21,6 @@ from agentflow.config import (
     ProviderConfig,
 )
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 
 pytestmark = pytest.mark.anyio

@@ -19,8 +19,8 @@ import anyio
 import httpx
 import pytest
 
+from agentflow._plugins.host import PluginHost
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost
 from agentflow.testing import (
     FakeCall,
     FakeJSON,
@@ -466,7 +466,7 @@ def test_importing_the_testing_package_and_pytest_plugin_stays_light():
     code = ("import sys, agentflow.testing, agentflow.testing.pytest_plugin; "
             "from agentflow.testing import Reply, FakeProvider; "
             "print(','.join(m for m in ('uvicorn', 'anyio', 'httpx', 'agentflow.testing.server',"
-            " 'agentflow.runtime') if m in sys.modules))")
+            " 'agentflow._runtime.runtime') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == ""
@@ -546,7 +546,7 @@ def test_pytest_fixtures_share_one_server_and_reset_it_per_test(pytester):
     pytester.makeconftest(textwrap.dedent("""
         import pytest
         from echo_vendor import EchoVendor
-        from agentflow.plugins import PluginHost, set_plugin_host
+        from agentflow._plugins.host import PluginHost, set_plugin_host
 
         _previous = []
 

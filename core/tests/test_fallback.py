@@ -12,9 +12,9 @@ from agentflow import (
     LLMTimeoutError,
     MissingApiKeyError,
 )
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ModelConfig, ProviderConfig
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 
 pytestmark = pytest.mark.anyio

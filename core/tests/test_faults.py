@@ -6,12 +6,12 @@ import pytest
 from echo_vendor import EchoVendor
 from raw_server import RawServer, send_chunked
 
-import agentflow.client
+import agentflow._call.client
 import agentflow.sse
 from agentflow import LLMClientBuilder, ProviderError, StreamingError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +63,7 @@ async def test_a_truncated_body_is_a_provider_error(runtime, server):
 
 
 async def test_an_oversized_answer_is_refused_unread(runtime, server, monkeypatch):
-    monkeypatch.setattr(agentflow.client, "MAX_ANSWER_BYTES", 1000)
+    monkeypatch.setattr(agentflow._call.client, "MAX_ANSWER_BYTES", 1000)
     server.script("echo", Reply(text="word " * 500), Reply(text="never"))
     with pytest.raises(ProviderError, match="larger than") as caught:
         await ask(runtime).execute()
@@ -87,7 +87,7 @@ async def test_an_event_that_never_ends_stops_the_stream(runtime, server, monkey
 @cut_short
 async def test_an_oversized_chunked_answer_is_refused_while_reading(monkeypatch):
     monkeypatch.setenv("ECHO_API_KEY", "test-key")
-    monkeypatch.setattr(agentflow.client, "MAX_ANSWER_BYTES", 5000)
+    monkeypatch.setattr(agentflow._call.client, "MAX_ANSWER_BYTES", 5000)
     with RawServer(lambda conn, _, __: send_chunked(conn, 50_000)) as chunked:
         runtime = runtime_for(chunked.base_url)
         try:

@@ -12,13 +12,13 @@ import time
 import httpx
 import pytest
 
+from agentflow._ops.health import STATUSES, ProviderHealth, check_providers, providers_to_check
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
+from agentflow.cli.doctor import healthy, render
 from agentflow.config import Config, ModelConfig, ProviderConfig
-from agentflow.doctor import healthy, render
 from agentflow.errors import HttpError, LLMError
-from agentflow.health import STATUSES, ProviderHealth, check_providers, providers_to_check
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 from agentflow.testing.fake import FakeCall, FakeJSON, FakeProvider, FakeRoute
 from agentflow.types import ModelInfo, ModelSettings, ProviderSpec

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from agentflow._content.images import check_images, sniff_media_type
 from agentflow.errors import ValidationError
-from agentflow.images import check_images, sniff_media_type
 from agentflow.testing.conformance import PIXEL_PNG
 from agentflow.types import ImagePart, Message, ProviderSpec
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentflow.limits import (
+from agentflow._limits.rates import (
     DEFAULT_ANSWER_TOKENS,
     RequestLimiter,
     TokenBucket,
@@ -212,7 +212,7 @@ async def test_settling_corrects_the_token_budget():
 def test_the_token_estimate_weighs_tools_images_calls_and_schemas():
     import json
 
-    from agentflow.client import IMAGE_CHARS, prompt_chars
+    from agentflow._call.client import IMAGE_CHARS, prompt_chars
     from agentflow.testing.conformance import PIXEL_PNG
     from agentflow.types import ImagePart, Message, OutputSchema, Request, Tool, ToolCall
 

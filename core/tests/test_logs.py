@@ -10,11 +10,12 @@ from echo_vendor import EchoVendor
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentflow import HttpError, LLMClientBuilder, logs
+from agentflow import HttpError, LLMClientBuilder
+from agentflow._observe import logs
+from agentflow._observe.logs import REDACTED, install, redact, remember_secret
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.logs import REDACTED, install, redact, remember_secret
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 
 KEY_SHAPED = [

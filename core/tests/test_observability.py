@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentflow import ExecutionEvent, MetricsCollector
-from agentflow.observability import Histogram
+from agentflow._observe.events import Histogram
 
 
 def event(kind, model="m", provider="p", duration=None, **metadata):
@@ -188,7 +188,7 @@ def test_exact_totals_under_concurrent_threads(threads):
 
 
 def test_the_table_has_a_row_per_model_and_says_unknown_costs():
-    from agentflow.metrics_table import metrics_rows, metrics_table
+    from agentflow._observe.table import metrics_rows, metrics_table
 
     metrics = MetricsCollector()
     assert metrics_table(metrics) == ""

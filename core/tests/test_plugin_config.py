@@ -6,10 +6,10 @@ import pytest
 from echo_vendor import EchoVendor
 
 from agentflow import ConfigurationError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, validate_config_text
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 
 
 class Configurable:

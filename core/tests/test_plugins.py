@@ -9,8 +9,8 @@ import importlib_metadata
 import pytest
 from echo_vendor import EchoVendor
 
+from agentflow._plugins.host import PluginHost, PluginLoadWarning
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost, PluginLoadWarning
 from agentflow.types import ModelInfo, ProviderSpec
 
 

@@ -7,10 +7,10 @@ import pytest
 from echo_vendor import EchoVendor
 
 from agentflow import ConfigurationError, LLMClientBuilder, ValidationError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
 from agentflow.hookspecs import hookimpl
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer
 
 pytestmark = pytest.mark.anyio

@@ -6,6 +6,8 @@ import attrs
 import pytest
 from test_config_support import AcmePlugin
 
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.registry import ModelRegistry
 from agentflow.config import (
     Config,
     Defaults,
@@ -22,8 +24,6 @@ from agentflow.errors import (
     ModelNotFoundError,
     UnsupportedProviderError,
 )
-from agentflow.plugins import PluginHost
-from agentflow.registry import ModelRegistry
 from agentflow.types import Pricing, Secret
 
 KEY = "acme-key-0123456789"

@@ -11,11 +11,11 @@ import pytest
 from echo_vendor import EchoVendor
 
 from agentflow import ConfigurationError, LLMClientBuilder, MetricsCollector
-from agentflow.audit import fingerprint
-from agentflow.facade import AgentFlow
-from agentflow.plugins import PluginHost
-from agentflow.reload import ConfigWatcher
-from agentflow.runtime import Runtime
+from agentflow._api.facade import AgentFlow
+from agentflow._observe.audit import fingerprint
+from agentflow._ops.reload import ConfigWatcher
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 
 pytestmark = pytest.mark.anyio
@@ -130,19 +130,19 @@ async def test_limits_and_circuits_of_unchanged_providers_keep_their_state(runti
     for _ in range(5):
         with pytest.raises(Exception, match="503"):
             await ask(runtime).execute()
-    breaker = runtime.guards.breaker(runtime.resolve("main"))
+    breaker = runtime.limits.breaker(runtime.resolve("main"))
     assert breaker.state == "open"
     path.write_text(config_text(server, model_id="second"))  # the provider is unchanged
     runtime.reload_config()
-    assert runtime.guards.breaker(runtime.resolve("main")) is breaker
+    assert runtime.limits.breaker(runtime.resolve("main")) is breaker
     path.write_text(config_text(server, model_id="second", breaker=9))
     runtime.reload_config()
-    assert runtime.guards.breaker(runtime.resolve("main")).state == "closed"
-    limiter = runtime.guards.provider_limiter(runtime.resolve("side"))
+    assert runtime.limits.breaker(runtime.resolve("main")).state == "closed"
+    limiter = runtime.limits.provider_limiter(runtime.resolve("side"))
     path.write_text(config_text(server, model_id="second", breaker=9, rpm=60))
     runtime.reload_config()
-    assert runtime.guards.provider_limiter(runtime.resolve("side")) is limiter
-    assert runtime.guards.provider_limiter(runtime.resolve("main")).requests is not None
+    assert runtime.limits.provider_limiter(runtime.resolve("side")) is limiter
+    assert runtime.limits.provider_limiter(runtime.resolve("main")).requests is not None
 
 
 async def wait_for(condition, seconds=5.0):

@@ -22,12 +22,13 @@ from agentflow import (
     ProviderError,
     RateLimitError,
 )
+from agentflow._call.retry import RETRYABLE_STATUSES, RetryPolicy
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
 from agentflow.errors import LLMError
-from agentflow.plugins import PluginHost
-from agentflow.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
+from agentflow.vendor import parse_retry_after
 
 # --- the policy ------------------------------------------------------------------------------
 

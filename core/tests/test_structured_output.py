@@ -11,8 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agentflow._api.structured import (
+    output_schema_for_json,
+    output_schema_for_type,
+    parse_output,
+)
 from agentflow.errors import ValidationError
-from agentflow.structured import output_schema_for_json, output_schema_for_type, parse_output
 from agentflow.testing.fake import example_instance
 
 

@@ -6,11 +6,11 @@ import pytest
 from echo_vendor import EchoVendor
 
 from agentflow import LLMClientBuilder, LLMTimeoutError, ValidationError
+from agentflow._call.timeouts import TimeoutOverrides, Timeouts
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
-from agentflow.timeouts import TimeoutOverrides, Timeouts
 from agentflow.types import ModelSettings
 
 pytestmark = pytest.mark.anyio

@@ -14,9 +14,9 @@ import trustme
 from echo_vendor import EchoVendor
 
 from agentflow import ConfigurationError, LLMClientBuilder, ProviderError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig, load_config, validate_config
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 
 
 class EchoHandler(BaseHTTPRequestHandler):

@@ -10,16 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentflow.errors import ProviderError, StreamingError, ValidationError
-from agentflow.tools import (
-    ToolCallAssembler,
-    ToolError,
-    invoke,
-    parse_arguments,
-    result_text,
-    valid_tool_name,
-)
-from agentflow.types import Message, Tool, ToolCall
+from agentflow._content.tools import invoke, parse_arguments, result_text, valid_tool_name
+from agentflow.errors import ProviderError, StreamingError, ToolError, ValidationError
+from agentflow.types import Message, Tool, ToolCall, ToolCallAssembler
 
 
 def search(query: str, limit: int = 5, sort: Literal["new", "top"] = "top") -> list[str]:

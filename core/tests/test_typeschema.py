@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agentflow._content.typeschema import first_mismatch, is_strict, schema_of, snake_case
 from agentflow.testing.fake import example_instance
-from agentflow.typeschema import first_mismatch, is_strict, schema_of, snake_case
 
 
 class Colour(enum.Enum):

@@ -13,11 +13,11 @@ import pytest
 from echo_vendor import EchoVendor
 from trio.testing import MockClock
 
-import agentflow.transport
+import agentflow._http.transport
 from agentflow import LLMClientBuilder
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig, RateLimitConfig
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +43,7 @@ def answers(monkeypatch):
         return httpx.Response(200, json={"text": "done", "model": body["model"],
                                          "finish": "stop", "usage": [1, 1]})
 
-    monkeypatch.setattr(agentflow.transport, "_new_client", lambda *_: httpx.AsyncClient(
+    monkeypatch.setattr(agentflow._http.transport, "_new_client", lambda *_: httpx.AsyncClient(
         transport=httpx.MockTransport(handle)))
     monkeypatch.setenv("ECHO_API_KEY", "test-key")
     return script, seen

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import anyio
 
-from agentflow import AgentFlow, MetricsCollector
+from agentflow import AgentFlow, MetricsCollector, metrics_table
 from agentflow.hookspecs import hookimpl
-from agentflow.metrics_table import metrics_table
 from agentflow.testing import FakeServer, Reply
 
 

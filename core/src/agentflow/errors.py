@@ -12,7 +12,10 @@
     │   └── RateLimitError            429, or a vendor "overloaded" signal; has retry_after
     ├── StreamingError                a stream broke off or could not be decoded
     ├── LLMTimeoutError               a time limit fired (also the builtin TimeoutError)
-    └── ProviderError                 unreachable provider or an answer that makes no sense
+    ├── ProviderError                 unreachable provider or an answer that makes no sense
+    │   └── CircuitOpenError          the provider failed too often; calls wait out a cool-down
+    ├── ToolError                     a tool could not be run as the model asked
+    └── ToolLoopLimitError            the model still asked for tools after ``max_steps`` calls
 
 Every error carries its context as attributes (``provider``, ``model``, ``status_code``,
 ``request_id``, ``partial_text``) and a message that names what failed and what to do. No
@@ -22,9 +25,12 @@ message, repr or attribute ever holds an API key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentflow.logs import redact
+from agentflow._observe.logs import redact
+
+if TYPE_CHECKING:
+    from agentflow._api.agent import AgentRun
 
 __all__ = [
     "CircuitOpenError",
@@ -37,6 +43,8 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "StreamingError",
+    "ToolError",
+    "ToolLoopLimitError",
     "UnsupportedProviderError",
     "ValidationError",
 ]
@@ -215,3 +223,20 @@ class CircuitOpenError(ProviderError):
         context.setdefault("retryable", False)
         super().__init__(message, **context)
         self.retry_at = retry_at
+
+
+class ToolError(LLMError):
+    """A tool could not be run as the model asked (unknown name, arguments that do not fit).
+
+    :meth:`~agentflow.LLMClientBuilder.run_tools` reports it to the model as the call's result
+    rather than raising it, so the model can correct itself.
+    """
+
+
+class ToolLoopLimitError(LLMError):
+    """The model still asked for tools after ``max_steps`` calls. ``run`` holds everything so
+    far (its ``response`` is the last answer, its ``messages`` end with the last results)."""
+
+    def __init__(self, message: str, *, run: AgentRun, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.run = run

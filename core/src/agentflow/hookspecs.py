@@ -30,9 +30,9 @@ import pluggy
 if TYPE_CHECKING:
     import httpx
 
+    from agentflow._observe.events import ExecutionEvent
     from agentflow.config import Config
     from agentflow.errors import LLMError
-    from agentflow.observability import ExecutionEvent
     from agentflow.sse import ServerSentEvent
     from agentflow.testing.fake import FakeProvider
     from agentflow.types import (

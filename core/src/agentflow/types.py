@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from agentflow.errors import StreamingError
+
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from agentflow.tools import ToolCallAssembler
 
 Role = Literal["system", "user", "assistant", "tool"]
 ToolChoiceMode = Literal["auto", "none", "required", "tool"]
@@ -68,25 +68,26 @@ class ImagePart:
     @classmethod
     def from_bytes(cls, data: bytes, media_type: str | None = None) -> ImagePart:
         """An image from its bytes; ``media_type`` is read from the bytes when not given."""
-        from agentflow.images import image_from_bytes
+        from agentflow._content.images import image_fields_from_bytes
 
-        return image_from_bytes(data, media_type)
+        return cls(**image_fields_from_bytes(data, media_type))
 
     @classmethod
     def from_path(cls, path: str | Path, media_type: str | None = None) -> ImagePart:
         """An image read from a file."""
         from pathlib import Path as _Path
 
-        from agentflow.images import image_from_bytes
+        from agentflow._content.images import image_fields_from_bytes
 
-        return image_from_bytes(_Path(path).read_bytes(), media_type, where=str(path))
+        return cls(**image_fields_from_bytes(_Path(path).read_bytes(), media_type,
+                                             where=str(path)))
 
     @classmethod
     def from_url(cls, url: str, media_type: str | None = None) -> ImagePart:
         """An image the vendor downloads itself (``https://...``), or a ``data:`` URL."""
-        from agentflow.images import image_from_url
+        from agentflow._content.images import image_fields_from_url
 
-        return image_from_url(url, media_type)
+        return cls(**image_fields_from_url(url, media_type))
 
     @property
     def base64(self) -> str:
@@ -109,7 +110,7 @@ class Tool:
     """A tool the model may call: a name, what it does, and its parameters as JSON Schema.
 
     :meth:`from_function` builds one from a typed Python function (which
-    :meth:`~agentflow.builder.LLMClientBuilder.run_tools` then runs), :meth:`from_type` from
+    :meth:`~agentflow._api.builder.LLMClientBuilder.run_tools` then runs), :meth:`from_type` from
     an attrs class whose fields are the parameters. ``function`` is the Python callable behind
     the tool, if any; ``arguments_type`` the attrs class the arguments are structured into.
     """
@@ -129,17 +130,17 @@ class Tool:
         The docstring's first paragraph describes the tool; ``:param x:`` lines or a Google
         style ``Args:`` section describe the parameters.
         """
-        from agentflow.tools import tool_from_function
+        from agentflow._content.tools import tool_fields_from_function
 
-        return tool_from_function(function, name=name, description=description)
+        return cls(**tool_fields_from_function(function, name=name, description=description))
 
     @classmethod
     def from_type(cls, arguments_type: type, *, name: str | None = None,
                   description: str | None = None) -> Tool:
         """A tool whose parameters are the fields of the attrs class ``arguments_type``."""
-        from agentflow.tools import tool_from_type
+        from agentflow._content.tools import tool_fields_from_type
 
-        return tool_from_type(arguments_type, name=name, description=description)
+        return cls(**tool_fields_from_type(arguments_type, name=name, description=description))
 
 
 @attrs.frozen(kw_only=True)
@@ -239,7 +240,7 @@ class Message:
     @classmethod
     def tool_result(cls, call: ToolCall, result: Any, *, is_error: bool = False) -> Message:
         """The result of ``call``: text as it is, anything else as JSON."""
-        from agentflow.tools import result_text
+        from agentflow._content.tools import result_text
 
         return cls(role="tool", content=result_text(result), tool_call_id=call.id,
                    name=call.name, is_error=is_error)
@@ -479,7 +480,7 @@ class StreamState:
     ``response_model`` when the stream names the model that answered.
 
     Tool calls: a plugin feeds what the stream says of them to ``tool_calls`` (a
-    :class:`~agentflow.tools.ToolCallAssembler`: ``begin`` a call, ``append`` argument
+    :class:`ToolCallAssembler`: ``begin`` a call, ``append`` argument
     fragments, or ``add`` a whole call); the core puts the complete calls on the final chunk.
     ``request`` is the request being answered.
     """
@@ -491,15 +492,86 @@ class StreamState:
     text_parts: list[str] = attrs.field(factory=list)
     data: dict[str, Any] = attrs.field(factory=dict)
     request: Request | None = None
-    tool_calls: ToolCallAssembler = attrs.field(factory=lambda: _assembler())
+    tool_calls: ToolCallAssembler = attrs.field(factory=lambda: ToolCallAssembler())
 
     @property
     def text(self) -> str:
         """The text received so far."""
         return "".join(self.text_parts)
 
+class _Pending:
+    __slots__ = ("extra", "fragments", "id", "name")
 
-def _assembler() -> ToolCallAssembler:
-    from agentflow.tools import ToolCallAssembler
+    def __init__(self, id: str, name: str, extra: Mapping[str, Any] | None = None) -> None:
+        self.id, self.name = id, name
+        self.extra = extra or {}
+        self.fragments: list[str] = []
 
-    return ToolCallAssembler()
+
+class ToolCallAssembler:
+    """The tool calls of one stream, put together from what its events say.
+
+    A vendor plugin calls :meth:`begin` when a call starts (OpenAI's first ``tool_calls``
+    delta of an index, Anthropic's ``tool_use`` block start), :meth:`append` for each argument
+    fragment, or :meth:`add` for a call that arrives whole (Gemini). ``key`` is whatever
+    identifies the call within the stream (an index, a block number). The core then puts
+    :meth:`complete` on the final chunk.
+    """
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: dict[object, _Pending] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def begin(self, key: object, *, id: str, name: str, arguments: str = "",
+              extra: Mapping[str, Any] | None = None) -> None:
+        """A call starts; a second ``begin`` for the same key fills in what the first lacked.
+        ``extra`` is the vendor data the call keeps (:attr:`ToolCall.extra`)."""
+        call = self._calls.get(key)
+        if call is None:
+            call = self._calls[key] = _Pending(id, name, extra)
+        else:
+            call.id, call.name = call.id or id, call.name or name
+        if arguments:
+            call.fragments.append(arguments)
+
+    def append(self, key: object, fragment: str) -> None:
+        """More of the arguments' JSON text of the call ``key``."""
+        call = self._calls.get(key)
+        if call is None:
+            raise StreamingError(f"the stream sent arguments for tool call {key!r}, which it "
+                                 "never started")
+        call.fragments.append(fragment)
+
+    def add(self, id: str, name: str, arguments: Mapping[str, Any], *,
+            extra: Mapping[str, Any] | None = None) -> None:
+        """A whole call, its arguments already an object."""
+        call = self._calls[("whole", len(self._calls))] = _Pending(id, name, extra)
+        call.fragments.append(json.dumps(arguments, ensure_ascii=False, separators=(",", ":")))
+
+    def arguments_text(self, key: object) -> str:
+        """The argument text received so far for the call ``key``."""
+        call = self._calls.get(key)
+        return "".join(call.fragments) if call is not None else ""
+
+    def complete(self, provider: str) -> tuple[ToolCall, ...]:
+        """Every call, in the order they started, with parsed arguments.
+
+        Raises :class:`StreamingError` (keeping the text in ``raw_arguments``) for arguments
+        that are not a JSON object.
+        """
+        from agentflow._content.tools import parse_arguments
+
+        calls = []
+        for pending in self._calls.values():
+            raw = "".join(pending.fragments)
+            arguments = parse_arguments(raw, tool=pending.name, provider=provider, stream=True)
+            calls.append(ToolCall(id=pending.id, name=pending.name, arguments=arguments,
+                                  raw_arguments=raw or "{}", extra=pending.extra))
+        return tuple(calls)

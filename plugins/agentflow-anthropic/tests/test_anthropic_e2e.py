@@ -57,8 +57,8 @@ async def test_overloaded_before_the_answer_is_retried(fake_agentflow):
 
 
 async def test_the_key_comes_from_anthropic_api_key(fake_llm_server, monkeypatch):
+    from agentflow._runtime.runtime import Runtime
     from agentflow.config import Config, ProviderConfig
-    from agentflow.runtime import Runtime
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment")
     runtime = Runtime()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agentflow import AgentFlow, HttpError, ProviderError, RateLimitError
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ModelConfig, ProviderConfig
-from agentflow.runtime import Runtime
 from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio

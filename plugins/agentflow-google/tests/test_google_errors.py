@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
+from agentflow._call.retry import RetryPolicy
 from agentflow.errors import HttpError, RateLimitError
-from agentflow.retry import RetryPolicy
 from agentflow_google import _errors
 from agentflow_google._fake import STATUS_NAMES
 

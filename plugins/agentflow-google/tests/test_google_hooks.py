@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import agentflow_google
-from agentflow.plugins import PluginHost
+from agentflow._plugins.host import PluginHost
 from agentflow.types import Message, ModelSettings, Request, Secret, StreamState
 from agentflow_google import _codec
 from agentflow_google._catalog import MODELS

@@ -8,9 +8,9 @@ import pytest
 import agentflow_guard
 import agentflow_openai
 from agentflow import AgentFlow, LLMClientBuilder, MetricsCollector
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer
 from agentflow_guard import GUARD, PromptGuard, PromptRejectedError
 

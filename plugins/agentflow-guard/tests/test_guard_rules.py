@@ -256,7 +256,7 @@ def test_text_without_anything_to_redact_is_untouched(text):
 
 
 def test_tokens_are_estimated_as_the_cores_rate_limits_estimate_them():
-    from agentflow.limits import CHARS_PER_TOKEN
+    from agentflow._limits.rates import CHARS_PER_TOKEN
     from agentflow_guard._guard import CHARS_PER_TOKEN as GUARDS
 
     assert GUARDS == CHARS_PER_TOKEN

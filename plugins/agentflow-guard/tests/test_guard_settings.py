@@ -7,9 +7,9 @@ import pytest
 import agentflow_guard
 import agentflow_openai
 from agentflow import ConfigurationError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.types import Message, ModelSettings, Request
 from agentflow_guard import GUARD, PromptGuard, PromptRejectedError
 

@@ -7,8 +7,8 @@ import pytest
 
 import agentflow_moonshot
 from agentflow import AgentFlow, HttpError, RateLimitError, ValidationError
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
-from agentflow.runtime import Runtime
 from agentflow.testing import Reply
 from agentflow_moonshot import _catalog
 from agentflow_openai import _codec

@@ -383,7 +383,7 @@ async def test_models_are_listed():
 @pytest.fixture(scope="module")
 def server() -> Any:
     server_module = pytest.importorskip("agentflow.testing.server")
-    from agentflow.plugins import PluginHost
+    from agentflow._plugins.host import PluginHost
 
     host = PluginHost(entry_points=False)
     host.register(agentflow_openai, "openai")
@@ -469,9 +469,9 @@ async def test_http_scripted_rate_limit(fresh):
 async def test_the_whole_agentflow_path(fresh, monkeypatch):
     pytest.importorskip("agentflow.sse")
     from agentflow import LLMClientBuilder
+    from agentflow._plugins.host import PluginHost
+    from agentflow._runtime.runtime import Runtime
     from agentflow.config import Config, Defaults, ModelConfig, ProviderConfig
-    from agentflow.plugins import PluginHost
-    from agentflow.runtime import Runtime
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     host = PluginHost(entry_points=False)

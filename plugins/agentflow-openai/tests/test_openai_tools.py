@@ -24,7 +24,6 @@ from agentflow.testing.fake import (
     describe_image,
     tool_result_text,
 )
-from agentflow.tools import ToolCallAssembler
 from agentflow.types import (
     ImagePart,
     Message,
@@ -35,6 +34,7 @@ from agentflow.types import (
     StreamState,
     Tool,
     ToolCall,
+    ToolCallAssembler,
     ToolChoice,
 )
 from agentflow_openai import _codec

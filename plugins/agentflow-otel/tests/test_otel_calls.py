@@ -15,9 +15,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import agentflow_openai
 from agentflow import HttpError, LLMClientBuilder, MetricsCollector
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ModelConfig, ObservabilityConfig, ProviderConfig
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import FakeServer, Reply
 from agentflow_otel import OTelExporter
 
@@ -191,7 +191,7 @@ async def test_a_failing_exporter_never_breaks_a_call(make, server):
 
 
 def test_the_sync_api_keeps_the_callers_span_as_parent(server, monkeypatch):
-    from agentflow.sync import run_sync
+    from agentflow._api.sync import run_sync
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-otel-0123456789abcdef")
     server.clear()

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import agentflow_otel._exporter as exporter_module
-from agentflow.observability import ExecutionEvent
+from agentflow._observe.events import ExecutionEvent
 from agentflow_otel import OTelExporter
 from agentflow_otel._semconv import DURATION_BUCKETS, TOKEN_BUCKETS
 

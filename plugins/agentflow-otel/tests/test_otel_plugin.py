@@ -15,10 +15,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import agentflow_otel
 from agentflow import ConfigurationError
+from agentflow._observe.events import ExecutionEvent
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config
-from agentflow.observability import ExecutionEvent
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow_otel import OTelExporter
 from agentflow_otel._exporter import InstalledExporter
 

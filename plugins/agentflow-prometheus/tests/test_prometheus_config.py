@@ -16,10 +16,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from agentflow import ConfigurationError
+from agentflow._observe.events import ExecutionEvent
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config
-from agentflow.observability import ExecutionEvent
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow_prometheus import EXPORTER, PrometheusExporter
 from agentflow_prometheus._exporter import InstalledExporter
 
@@ -270,7 +270,7 @@ def test_loading_the_plugin_does_not_import_prometheus_client():
     if tuple(int(part) for part in pluggy.__version__.split(".")[:2]) < (1, 7):
         pytest.skip("pluggy before 1.7 evaluates a plugin object's properties when registering")
     code = ("import sys\n"
-            "from agentflow.plugins import PluginHost\n"
+            "from agentflow._plugins.host import PluginHost\n"
             "host = PluginHost()\n"
             "host.load()\n"
             "assert host.hook.agentflow_record_event.get_hookimpls()\n"

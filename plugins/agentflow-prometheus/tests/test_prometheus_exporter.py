@@ -8,7 +8,7 @@ import anyio
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agentflow.observability import ExecutionEvent
+from agentflow._observe.events import ExecutionEvent
 from agentflow_prometheus import PrometheusExporter
 
 CALL = {"provider": "openai", "vendor": "openai", "model": "gpt-4o"}

@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import agentflow_openai
 from agentflow import AgentFlow, HttpError, LLMClientBuilder, RateLimitError
+from agentflow._plugins.host import PluginHost
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.plugins import PluginHost
-from agentflow.runtime import Runtime
 from agentflow.testing import Reply
 from agentflow_prometheus import EXPORTER, PrometheusExporter
 

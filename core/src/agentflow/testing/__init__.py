@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from agentflow._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from agentflow._plugins.host import PluginHost
     from agentflow.testing.app import RecordedRequest
     from agentflow.testing.fake import (
         FakeCall,
@@ -38,12 +39,14 @@ __all__ = [
     "FakeServer",
     "FakeStream",
     "FakeToolCall",
+    "PluginHost",
     "RecordedRequest",
     "Reply",
 ]
 
 _LOCATIONS = {
     "FakeServer": "agentflow.testing.server",
+    "PluginHost": "agentflow._plugins.host",
     "RecordedRequest": "agentflow.testing.app",
     **dict.fromkeys(("FakeCall", "FakeJSON", "FakeProvider", "FakeRaw", "FakeRoute",
                      "FakeStream", "FakeToolCall", "Reply"), "agentflow.testing.fake"),

@@ -52,8 +52,8 @@ from agentflow.errors import (
 from agentflow.testing.fake import FakeToolCall, Reply, describe_image, tool_result_text
 
 if TYPE_CHECKING:
-    from agentflow.builder import LLMClientBuilder
-    from agentflow.runtime import Runtime
+    from agentflow._api.builder import LLMClientBuilder
+    from agentflow._runtime.runtime import Runtime
     from agentflow.testing.app import RecordedRequest
     from agentflow.testing.server import FakeServer
     from agentflow.types import ProviderSpec, Response, StreamChunk
@@ -189,7 +189,7 @@ class ConformanceHarness:
 
     def builder(self) -> LLMClientBuilder:
         """A fresh builder for the suite's model."""
-        from agentflow.builder import LLMClientBuilder
+        from agentflow._api.builder import LLMClientBuilder
 
         return LLMClientBuilder(self.suite.model, runtime=self.runtime)
 
@@ -293,8 +293,8 @@ class ProviderConformance:
     async def harness(self, fake_llm_server: FakeServer, monkeypatch: pytest.MonkeyPatch,
                       anyio_backend: str) -> AsyncIterator[ConformanceHarness]:
         """A runtime whose only provider is the plugin's, on the fake server, with a new key."""
+        from agentflow._runtime.runtime import Runtime
         from agentflow.config import Config, Defaults, ModelConfig, ProviderConfig
-        from agentflow.runtime import Runtime
 
         key = f"conformance-{secrets.token_hex(12)}"
         monkeypatch.setenv(KEY_ENV, key)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from agentflow._runtime.runtime import Runtime
     from agentflow.config import Config
-    from agentflow.runtime import Runtime
     from agentflow.testing.server import FakeServer
 
 #: The environment variable that holds the dummy API key ``fake_agentflow`` configures.
@@ -68,8 +68,8 @@ def fake_llm_server(fake_llm_server_session: FakeServer) -> Iterator[FakeServer]
 async def fake_agentflow(fake_llm_server: FakeServer, monkeypatch: pytest.MonkeyPatch,
                          anyio_backend: object) -> AsyncIterator[FakeAgentFlow]:
     """``AgentFlow`` with every provider pointed at ``fake_llm_server``, for one test."""
-    from agentflow.facade import AgentFlow
-    from agentflow.runtime import Runtime
+    from agentflow._api.facade import AgentFlow
+    from agentflow._runtime.runtime import Runtime
     from agentflow.testing.wiring import fake_config
 
     monkeypatch.setenv(FAKE_API_KEY_ENV, FAKE_API_KEY)

@@ -32,7 +32,7 @@ from agentflow.testing.app import ConnectionCut, FakeApp, RecordedRequest
 from agentflow.testing.fake import FakeProvider, Reply
 
 if TYPE_CHECKING:
-    from agentflow.plugins import PluginHost
+    from agentflow._plugins.host import PluginHost
 
 __all__ = ["FakeServer", "collect_fakes", "main"]
 
@@ -80,7 +80,7 @@ class FakeServer:
         naming it; the others are served.
         """
         if host is None:
-            from agentflow.plugins import get_plugin_host
+            from agentflow._plugins.host import get_plugin_host
 
             host = get_plugin_host()
         return cls(collect_fakes(host), bind=bind, port=port, record=record)

@@ -367,7 +367,7 @@ def _error_fields(body: dict[str, Any]) -> ErrorBody:
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """The wait a 429 advises: ``retry-after``, else the soonest ``anthropic-ratelimit-*-reset``
     time of a limit that is used up."""
-    from agentflow.retry import parse_retry_after
+    from agentflow.vendor import parse_retry_after
 
     advised = parse_retry_after(headers.get("retry-after"))
     if advised is not None:

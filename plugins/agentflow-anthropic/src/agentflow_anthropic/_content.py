@@ -220,7 +220,7 @@ def read_blocks(blocks: list[Any], request: Request | None) -> tuple[str, tuple[
 def _call(id: str, name: str, given: Any) -> ToolCall:
     if isinstance(given, dict):
         return ToolCall.of(id, name, given)
-    from agentflow.tools import parse_arguments
+    from agentflow.vendor import parse_arguments
 
     raw = given if isinstance(given, str) else ("" if given is None else _json(given))
     return ToolCall(id=id, name=name, arguments=parse_arguments(raw, tool=name, provider=_LABEL),

@@ -121,7 +121,7 @@ def _image_problem(where: str, source: Any) -> str | None:
         image = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return f"{where}.base64.data: The image data is not valid base64"
-    from agentflow.images import sniff_media_type
+    from agentflow.vendor import sniff_media_type
 
     found = sniff_media_type(image)
     if found is None:

@@ -41,8 +41,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentflow.errors import ValidationError
-from agentflow.tools import parse_arguments
 from agentflow.types import TextPart
+from agentflow.vendor import parse_arguments
 from agentflow_google._errors import LABEL
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ def response_text(response: Mapping[str, Any]) -> tuple[str, bool]:
 
 def _image(image: ImagePart) -> dict[str, Any]:
     if image.data is not None:
-        from agentflow.images import sniff_media_type
+        from agentflow.vendor import sniff_media_type
 
         media_type = image.media_type or sniff_media_type(image.data)
         return {"inlineData": {"mimeType": media_type or "application/octet-stream",

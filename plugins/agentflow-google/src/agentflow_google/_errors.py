@@ -163,7 +163,7 @@ def _seconds(value: Any) -> float | None:
 
 def map_error(response: httpx.Response) -> LLMError:
     """The error for an HTTP error answer (status >= 400), with Google's own words."""
-    from agentflow.retry import parse_retry_after
+    from agentflow.vendor import parse_retry_after
 
     body = read_error_body(response.content)
     advised = parse_retry_after(response.headers.get("retry-after"))

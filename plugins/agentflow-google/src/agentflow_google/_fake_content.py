@@ -247,7 +247,7 @@ def _inline_problem(inline: Any, where: str) -> Problem | None:
         return None
     if media_type not in IMAGE_TYPES:
         return Problem(f"Unsupported MIME type: {media_type}")
-    from agentflow.images import sniff_media_type
+    from agentflow.vendor import sniff_media_type
 
     found = sniff_media_type(decoded)
     if not decoded or (found != media_type and (found is not None or media_type in (

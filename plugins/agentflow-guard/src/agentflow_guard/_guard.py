@@ -46,7 +46,7 @@ __all__ = ["PromptGuard", "installed_guard_stands_aside"]
 logger = logging.getLogger("agentflow.guard")
 
 #: Characters per token of the estimate ``max_prompt_tokens`` is checked on: the core's rate
-#: limits estimate with the same figure (``agentflow.limits``, not imported: it pulls anyio).
+#: limits estimate with the same figure (``agentflow._limits.rates``, not imported: it pulls anyio).
 CHARS_PER_TOKEN = 4
 
 _checked_in_code: ContextVar[tuple[ModelSettings, weakref.ref[PromptGuard]] | None] = (

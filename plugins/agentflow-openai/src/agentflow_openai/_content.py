@@ -27,9 +27,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from agentflow.tools import parse_arguments
 from agentflow.types import ImagePart, TextPart, ToolCall
-from agentflow.typeschema import is_strict
+from agentflow.vendor import is_strict, parse_arguments
 
 if TYPE_CHECKING:
     from agentflow.types import Message, OutputSchema, Request, StreamState, Tool, ToolChoice

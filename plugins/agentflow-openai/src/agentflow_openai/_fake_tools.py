@@ -19,7 +19,6 @@ from typing import Any
 
 import attrs
 
-from agentflow.images import sniff_media_type
 from agentflow.testing.fake import (
     FakeToolCall,
     Reply,
@@ -27,7 +26,7 @@ from agentflow.testing.fake import (
     example_instance,
     tool_result_text,
 )
-from agentflow.typeschema import is_strict
+from agentflow.vendor import is_strict, sniff_media_type
 from agentflow_openai._content import schema_in_instruction
 
 __all__ = ["Decision", "ToolRules", "check_tools_and_images", "decide"]

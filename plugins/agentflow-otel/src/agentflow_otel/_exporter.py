@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import Link, Span, SpanContext, TracerProvider
 
+    from agentflow import ExecutionEvent
     from agentflow.config import Config
-    from agentflow.observability import ExecutionEvent
 
 __all__ = ["MAX_OPEN_SPANS", "InstalledExporter", "OTelExporter"]
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from prometheus_client import CollectorRegistry
 
+    from agentflow import ExecutionEvent
     from agentflow.config import Config
-    from agentflow.observability import ExecutionEvent
     from agentflow_prometheus._instruments import Instruments
 
 __all__ = ["PrometheusExporter"]

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 if TYPE_CHECKING:
-    from agentflow.observability import ExecutionEvent
+    from agentflow import ExecutionEvent
     from agentflow_prometheus._settings import Layout
 
 __all__ = ["CALL_LABELS", "Instruments"]

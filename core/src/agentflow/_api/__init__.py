@@ -1,0 +1,3 @@
+"""The user API: the AgentFlow facade, the request builder, the synchronous forms and the tool
+loop.
+"""

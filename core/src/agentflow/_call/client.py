@@ -1,0 +1,428 @@
+"""One request's life: build, send (with retries), parse, report.
+
+:class:`LLMClient` is what :meth:`LLMClientBuilder.build` returns. The vendor plugin is asked,
+through the first-result hooks, to turn the provider-neutral :class:`~agentflow.types.Request`
+into an ``httpx.Request`` and the vendor's answer back into ours; everything generic (pooling,
+timeouts, retries, error mapping, events) happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+
+from agentflow._call.reporting import CallReport
+from agentflow._call.retry import RETRYABLE_STATUSES, RetryPolicy
+from agentflow._call.streaming import StreamingResponse
+from agentflow._call.timeouts import TimeoutOverrides, Timeouts
+from agentflow._http.transport import map_transport_error
+from agentflow._limits.admission import Admission
+from agentflow._limits.rates import estimate_tokens
+from agentflow.errors import (
+    CircuitOpenError,
+    HttpError,
+    LLMError,
+    LLMTimeoutError,
+    ProviderError,
+    RateLimitError,
+    StreamingError,
+    UnsupportedProviderError,
+)
+from agentflow.types import Request, Response, StreamChunk, StreamState
+from agentflow.vendor import parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agentflow._observe.events import MetricsCollector
+    from agentflow._runtime.runtime import Runtime
+    from agentflow.types import ModelSettings
+
+__all__ = ["MAX_ANSWER_BYTES", "RETRYABLE_STATUSES", "LLMClient"]
+
+#: The largest non-streamed answer read into memory; a larger one is a ProviderError.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+class LLMClient:
+    """Executes one prepared request against its provider."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: ModelSettings,
+        request: Request,
+        *,
+        timeout: float | TimeoutOverrides | None = None,
+        collectors: Sequence[MetricsCollector] = (),
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.request = prepare_request(runtime, request, settings)
+        overrides = timeout if isinstance(timeout, TimeoutOverrides) or timeout is None else (
+            TimeoutOverrides(total=timeout))
+        self.timeouts = Timeouts.resolve(settings, overrides)
+        self.collectors = tuple(collectors)
+        self._attempts = 0
+
+    # public ---------------------------------------------------------------------------------
+
+    async def execute(self) -> str:
+        """Send the request and return the answer's text."""
+        return (await self.execute_response()).text
+
+    async def execute_response(self) -> Response:
+        """Send the request and return the whole :class:`~agentflow.types.Response`."""
+        report = self._report(stream=False)
+        limit = self.timeouts.total
+        try:
+            with anyio.fail_after(limit):
+                response, admission = await self._send(
+                    report, stream=False, deadline=anyio.current_time() + limit)
+            try:
+                result = self._parse(response)
+                admission.settle(result.usage.total_tokens if result.usage else None)
+            finally:
+                admission.release()
+        except TimeoutError as exc:
+            error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
+            report.failed(error)
+            raise error from None
+        except LLMError as exc:
+            report.failed(exc)
+            raise
+        report.answered(result, status=response.status_code, attempts=self._attempts)
+        return result
+
+    async def execute_streaming(self) -> StreamingResponse:
+        """Send the request as a stream; returns once the answer has started."""
+        report = self._report(stream=True)
+        limit = self.timeouts.total
+        deadline = anyio.current_time() + limit
+        try:
+            with anyio.fail_after(limit):
+                response, admission = await self._send(report, stream=True, deadline=deadline)
+        except TimeoutError as exc:
+            error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
+            report.failed(error)
+            raise error from None
+        except LLMError as exc:
+            report.failed(exc)
+            raise
+        state = StreamState(provider=self.settings.provider, model=self.settings.name,
+                            request_id=_request_id(response), request=self.request)
+        report.stream_started(status=response.status_code, request_id=state.request_id,
+                              attempts=self._attempts)
+
+        def finished(final: StreamChunk | None, error: LLMError | None) -> None:
+            if final is not None and final.usage is not None:
+                admission.settle(final.usage.total_tokens)
+            if error is not None:
+                report.failed(error, partial_chars=len(state.text))
+            else:
+                report.stream_finished(final, text=state.text, request_id=state.request_id,
+                                       response_model=state.response_model)
+
+        return StreamingResponse(
+            response=response,
+            parse_event=self.runtime.host.hook.agentflow_parse_stream_event,
+            provider=self.settings.vendor,
+            state=state,
+            deadline=deadline,
+            total_timeout=lambda: self._total_timeout(limit),
+            map_error=self._stream_transport_error,
+            on_chunk=report.chunk,
+            on_finish=finished,
+            on_close=admission.release,
+        )
+
+    def _report(self, *, stream: bool) -> CallReport:
+        report = CallReport(self.runtime, self.settings, self.collectors, stream=stream)
+        report.start(self.request)
+        return report
+
+    # sending ----------------------------------------------------------------------------------
+
+    def _build(self) -> httpx.Request:
+        settings = self.settings
+        http_request: httpx.Request | None = self.runtime.host.hook.agentflow_build_request(
+            provider=settings.vendor, request=self.request, settings=settings)
+        if http_request is None:
+            raise UnsupportedProviderError(
+                f"no installed plugin builds requests for vendor {settings.vendor!r}; install "
+                f"agentflow-{settings.vendor} or check `agentflow plugins`",
+                provider=settings.provider, model=settings.name)
+        return http_request
+
+    async def _send(self, report: CallReport, *, stream: bool,
+                    deadline: float) -> tuple[httpx.Response, Admission]:
+        """Send, retrying what may succeed on a second try; return a 2xx response (for a
+        stream, with its body still to read) and the rate-limit admission it holds.
+
+        Each attempt passes the provider's circuit breaker and rate limiters first.
+        """
+        settings = self.settings
+        client = self.runtime.pools.client_for(settings)
+        breaker = self.runtime.limits.breaker(settings)
+        limiters = self.runtime.limits.limiters(settings)
+        tokens = self._estimated_tokens() if any(lim.tokens for lim in limiters) else 0
+        policy = RetryPolicy.of(settings)
+        http_request = self._build()
+        failures: list[str] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            self._attempts = attempt
+            try:
+                probe = breaker.enter() if breaker is not None else None
+            except CircuitOpenError as exc:
+                failures.append("circuit open")
+                raise _with_attempts(exc.with_context(model=settings.name), failures) from None
+            admission = await Admission.acquire(limiters, tokens)
+            if admission.waited > 0:
+                report.waited(admission.waited, attempt=attempt)
+            limits = self.timeouts.for_attempt(deadline - anyio.current_time(), stream=stream)
+            http_request.extensions["timeout"] = limits.as_httpx()
+            try:
+                response, error = await self._attempt(client, http_request, limits.read_kind,
+                                                      stream=stream)
+            except BaseException:  # cancelled: nothing stays held
+                admission.release()
+                if probe is not None:
+                    probe.abandon()
+                raise
+            if error is None:
+                assert response is not None
+                if probe is not None:
+                    probe.success()
+                return response, admission
+            admission.release()
+            if probe is not None:
+                if _provider_failed(error):
+                    probe.failure(_reason(error))
+                else:
+                    probe.success()
+            if isinstance(error, RateLimitError):
+                for limiter in limiters:
+                    limiter.penalize(error.retry_after)
+            failures.append(_reason(error))
+            delay = policy.delay(attempt, error) if policy.is_retryable(error) else None
+            if delay is None or delay >= deadline - anyio.current_time():
+                raise _with_attempts(error, failures)
+            report.retrying(error, attempt=attempt, reason=failures[-1], delay=delay,
+                            max_retries=settings.max_retries)
+            await anyio.sleep(delay)
+
+    async def _attempt(self, client: httpx.AsyncClient, http_request: httpx.Request,
+                       read_kind: str, *, stream: bool
+                       ) -> tuple[httpx.Response | None, LLMError | None]:
+        """One attempt: the 2xx response, or the error that ended it.
+
+        Failures before the answer began (connection errors, timeouts waiting for the
+        headers) are marked retryable; a body that breaks off is not.
+        """
+        import httpx
+
+        try:
+            response = await client.send(http_request, stream=True)
+        except httpx.TransportError as exc:
+            error = map_transport_error(exc, self.settings, read_kind=read_kind)
+            error.retryable = True
+            error.__cause__ = exc
+            return None, error
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            except httpx.TransportError:
+                pass  # the status says enough; the body would only have added the words
+            finally:
+                await response.aclose()
+            return None, self._http_error(response)
+        if not stream:
+            try:
+                return await self._read_answer(response), None
+            except httpx.TransportError as exc:
+                error = map_transport_error(exc, self.settings, read_kind=read_kind)
+                error.__cause__ = exc
+                return None, error
+            except LLMError as exc:
+                return None, exc
+            finally:
+                await response.aclose()
+        return response, None
+
+    async def _read_answer(self, response: httpx.Response) -> httpx.Response:
+        """The whole body of a non-streamed answer, refused past :data:`MAX_ANSWER_BYTES`."""
+        import httpx
+
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit():
+            if int(declared) > MAX_ANSWER_BYTES:
+                raise self._too_large(response)
+            await response.aread()
+            return response
+        parts: list[bytes] = []
+        size = 0
+        body = response.aiter_bytes()
+        try:
+            async for part in body:
+                size += len(part)
+                if size > MAX_ANSWER_BYTES:
+                    raise self._too_large(response)
+                parts.append(part)
+        finally:
+            await body.aclose()  # type: ignore[attr-defined]
+        # The body is decoded already: the copy carries no content-encoding to apply again.
+        headers = [(name, value) for name, value in response.headers.multi_items()
+                   if name.lower() not in ("content-encoding", "content-length",
+                                           "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(parts),
+                              request=response.request, extensions=response.extensions)
+
+    def _estimated_tokens(self) -> int:
+        return estimate_tokens(prompt_chars(self.request), self.request.max_tokens)
+
+    def _too_large(self, response: httpx.Response) -> ProviderError:
+        return ProviderError(
+            f"{self.settings.provider} sent an answer larger than "
+            f"{MAX_ANSWER_BYTES / 1024 ** 2:g} MiB; it was not read",
+            provider=self.settings.provider, model=self.settings.name,
+            request_id=_request_id(response), retryable=False)
+
+    # answers and errors -----------------------------------------------------------------------
+
+    def _parse(self, response: httpx.Response) -> Response:
+        settings = self.settings
+        try:
+            result: Response | None = self.runtime.host.hook.agentflow_parse_response(
+                provider=settings.vendor, response=response, request=self.request)
+        except LLMError as exc:
+            raise exc.with_context(provider=settings.provider, model=settings.name,
+                                   request_id=_request_id(response)) from None
+        except Exception as exc:
+            raise ProviderError(
+                f"the {settings.vendor} plugin could not read the answer: "
+                f"{type(exc).__name__}: {exc}", provider=settings.provider,
+                model=settings.name, request_id=_request_id(response)) from exc
+        if result is None:
+            raise UnsupportedProviderError(
+                f"no installed plugin parses answers of vendor {settings.vendor!r}",
+                provider=settings.provider, model=settings.name)
+        return result
+
+    def _http_error(self, response: httpx.Response) -> LLMError:
+        settings = self.settings
+        try:
+            error: LLMError | None = self.runtime.host.hook.agentflow_map_error(
+                provider=settings.vendor, response=response)
+        except Exception:  # a plugin that cannot read an error body must not hide the status
+            error = None
+        if error is None:
+            error = default_http_error(response, settings.provider)
+        return error.with_context(provider=settings.provider, model=settings.name,
+                                  request_id=_request_id(response),
+                                  status_code=response.status_code)
+
+    def _total_timeout(self, limit: float) -> LLMTimeoutError:
+        return LLMTimeoutError(
+            f"no complete answer from {self.settings.provider} within {limit:g} s (total "
+            "timeout); raise timeout_seconds or pass .timeout() if the model is just slow",
+            timeout_kind="total", provider=self.settings.provider, model=self.settings.name)
+
+    def _stream_transport_error(self, exc: Exception) -> LLMError:
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException):
+            limits = self.timeouts.for_attempt(0.0, stream=True)
+            return map_transport_error(exc, self.settings, read_kind=limits.read_kind)
+        return StreamingError(
+            f"the {self.settings.provider} stream broke off ({type(exc).__name__}: {exc}); "
+            "the text received so far is kept in .partial_text",
+            provider=self.settings.provider, model=self.settings.name)
+
+#: What an image counts for in a token estimate, in characters: about a thousand tokens, the
+#: order of what vendors bill for a picture of ordinary size.
+IMAGE_CHARS = 4000
+
+
+def prompt_chars(request: Request) -> int:
+    """The characters a request's prompt weighs for a token estimate: the messages' text, the
+    tool calls and tool definitions sent with it, and :data:`IMAGE_CHARS` per image."""
+    import json
+
+    chars = 0
+    for message in request.messages:
+        chars += len(message.text) + IMAGE_CHARS * len(message.images)
+        chars += sum(len(call.name) + len(call.raw_arguments) for call in message.tool_calls)
+    if request.tools:
+        chars += sum(len(tool.name) + len(tool.description)
+                     + len(json.dumps(tool.parameters, separators=(",", ":")))
+                     for tool in request.tools)
+    if request.output_schema is not None:
+        chars += len(json.dumps(request.output_schema.schema, separators=(",", ":")))
+    return chars
+
+
+def prepare_request(runtime: Runtime, request: Request, settings: ModelSettings) -> Request:
+    """``request`` after every plugin's ``agentflow_prepare_request``, each handed the result
+    of the one before (a guard's redaction, then another plugin's extra instructions...)."""
+    impls = runtime.host.hook.agentflow_prepare_request.get_hookimpls()
+    # pluggy's order: tryfirst ones, then the last registered first, then trylast ones
+    for impl in reversed(impls):
+        if impl.wrapper or impl.hookwrapper:
+            from agentflow.errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"plugin {impl.plugin_name!r} implements agentflow_prepare_request as a "
+                "wrapper; it is a chain hook: implement it plainly and return the new request")
+        arguments = {"request": request, "settings": settings}  # as pluggy: only those asked for
+        changed = impl.function(*(arguments[name] for name in impl.argnames))
+        if changed is not None:
+            request = changed
+    return request
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    headers = response.headers
+    found: str | None = headers.get("x-request-id") or headers.get("request-id")
+    return found
+
+
+def _provider_failed(error: LLMError) -> bool:
+    """Whether ``error`` counts against the provider's circuit: it was unreachable, timed out
+    or failed (5xx); a refusal of the request (4xx, 429 included) does not."""
+    status = error.status_code
+    if status is not None:
+        return status >= 500
+    return bool(error.retryable) or isinstance(error, LLMTimeoutError)
+
+
+def _reason(error: LLMError) -> str:
+    """A failed attempt in a word or two, for the final error's list of attempts."""
+    if isinstance(error, LLMTimeoutError):
+        return f"{error.timeout_kind or 'read'} timeout"
+    if error.status_code is not None:
+        return str(error.status_code)
+    cause = error.__cause__ or error.__context__
+    return type(cause).__name__ if cause is not None else type(error).__name__
+
+
+def _with_attempts(error: LLMError, failures: list[str]) -> LLMError:
+    if len(failures) > 1:
+        error.message = f"{error.message} [{len(failures)} attempts: {', '.join(failures)}]"
+        error.args = (error.message,)
+    error.attempts = tuple(failures)
+    return error
+
+
+def default_http_error(response: httpx.Response, provider: str) -> LLMError:
+    """The error for a status no plugin mapped: the status, and an excerpt of the body."""
+    status = response.status_code
+    excerpt = response.text[:200].strip() or response.reason_phrase
+    if status == 429:
+        return RateLimitError(
+            f"{provider} is rate limiting requests (429): {excerpt}",
+            retry_after=parse_retry_after(response.headers.get("retry-after")))
+    return HttpError(f"{provider} answered HTTP {status}: {excerpt}", status_code=status)

@@ -1,0 +1,1 @@
+"""What a request carries besides text: tools, images, and their JSON schemas."""

@@ -1,0 +1,150 @@
+"""The runtime's rate limiters and circuit breakers, made on first use.
+
+Limiters exist per provider entry and per model alias that configures limits, and per event
+loop (their concurrency slots belong to one loop, and they keep time by its clock, the one
+their waits sleep on); breakers exist per provider entry, shared by every loop of the process,
+and keep time by ``time.monotonic``. A new configuration starts a new set, adopting the
+limiters and breakers whose settings it did not change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+
+from agentflow._http.transport import current_loop_token
+from agentflow._limits.breaker import CircuitBreaker
+from agentflow._limits.rates import Permit, RequestLimiter
+
+if TYPE_CHECKING:
+    from agentflow._runtime.registry import ModelRegistry
+    from agentflow.types import ModelSettings
+
+__all__ = ["Admission", "Limits"]
+
+
+class Limits:
+    """Limiters and breakers for one configuration (``Runtime.limits``)."""
+
+    def __init__(self, registry: ModelRegistry, *, clock: Callable[[], float] = time.monotonic,
+                 on_circuit_change: Callable[[str, str, str], None] | None = None) -> None:
+        self._registry = registry
+        self._clock = clock
+        self._on_change = on_circuit_change
+        self._limiters: dict[tuple[str, str, object], RequestLimiter] = {}
+        self._unlimited_models: set[str] = set()
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def provider_limiter(self, settings: ModelSettings) -> RequestLimiter:
+        """The limiter of the settings' provider entry, for the running loop."""
+        key = ("provider", settings.provider, current_loop_token())
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = RequestLimiter.of(
+                self._registry.rate_limit(settings.provider), clock=anyio.current_time)
+        return limiter
+
+    def model_limiter(self, settings: ModelSettings) -> RequestLimiter | None:
+        """The limiter of the model alone, when its configuration sets one."""
+        if settings.name in self._unlimited_models:
+            return None
+        key = ("model", settings.name, current_loop_token())
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            config = self._registry.model_rate_limit(settings.name)
+            if config is None:
+                self._unlimited_models.add(settings.name)
+                return None
+            limiter = self._limiters[key] = RequestLimiter.of(config, clock=anyio.current_time)
+        return limiter
+
+    def limiters(self, settings: ModelSettings) -> list[RequestLimiter]:
+        """The limiters an attempt of ``settings`` passes: the model's own first, if any,
+        then its provider's."""
+        model = self.model_limiter(settings)
+        provider = self.provider_limiter(settings)
+        return [provider] if model is None else [model, provider]
+
+    def breaker(self, settings: ModelSettings) -> CircuitBreaker | None:
+        """The circuit breaker of the settings' provider entry (``None`` when turned off)."""
+        threshold = settings.circuit_failure_threshold
+        if threshold is None:
+            return None
+        breaker = self._breakers.get(settings.provider)
+        if breaker is None:
+            provider = settings.provider
+            on_change = self._on_change
+
+            def changed(old: str, new: str) -> None:
+                if on_change is not None:
+                    on_change(provider, old, new)
+
+            breaker = self._breakers[provider] = CircuitBreaker(
+                provider, failure_threshold=threshold,
+                cooldown_seconds=settings.circuit_cooldown_seconds, clock=self._clock,
+                on_change=changed)
+        return breaker
+
+    def adopt(self, previous: Limits) -> None:
+        """Take over ``previous``'s limiters and breakers whose settings this configuration
+        did not change, with their state (tokens spent, slots in use, an open circuit): a
+        reload must not reset the limits of a provider it did not touch."""
+        old, new = previous._registry, self._registry
+        for key, limiter in previous._limiters.items():
+            kind, name, _ = key
+            same = (old.rate_limit(name) == new.rate_limit(name) if kind == "provider"
+                    else old.model_rate_limit(name) == new.model_rate_limit(name))
+            if same:
+                self._limiters[key] = limiter
+        old_defaults = old.config.defaults.circuit_breaker
+        new_defaults = new.config.defaults.circuit_breaker
+        for provider, breaker in previous._breakers.items():
+            if (old_defaults == new_defaults
+                    and _breaker_config(old, provider) == _breaker_config(new, provider)):
+                self._breakers[provider] = breaker
+
+    def breakers(self) -> list[CircuitBreaker]:
+        """Every breaker made so far."""
+        return list(self._breakers.values())
+
+
+def _breaker_config(registry: ModelRegistry, provider: str) -> object:
+    entry = registry.config.providers.get(provider)
+    return entry.circuit_breaker if entry is not None else None
+
+
+class Admission:
+    """The permits one attempt holds, from every limiter that applies to it."""
+
+    __slots__ = ("_permits", "waited")
+
+    def __init__(self, permits: list[Permit]) -> None:
+        self._permits = permits
+        self.waited = max((permit.waited for permit in permits), default=0.0)
+
+    @classmethod
+    async def acquire(cls, limiters: list[RequestLimiter], tokens: int) -> Admission:
+        """Permits from each of ``limiters`` in turn; a cancelled wait gives back those
+        already granted."""
+        permits: list[Permit] = []
+        try:
+            for limiter in limiters:
+                permits.append(await limiter.acquire(tokens))
+        except BaseException:
+            for permit in permits:
+                permit.release()
+            raise
+        return cls(permits)
+
+    def settle(self, used_tokens: int | None) -> None:
+        """Correct every token reservation with what the answer used."""
+        for permit in self._permits:
+            permit.settle(used_tokens)
+
+    def release(self) -> None:
+        """Free every slot in flight (idempotent)."""
+        for permit in self._permits:
+            permit.release()

@@ -1,0 +1,1 @@
+"""Operations: health checks of providers and live reload of the configuration file."""

@@ -1,0 +1,1 @@
+"""The process-wide state: the active configuration, the model registry, pools and limits."""
