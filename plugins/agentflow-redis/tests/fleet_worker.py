@@ -21,8 +21,8 @@ from typing import Any
 import anyio
 
 from agentflow import AgentFlow
+from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig, RateLimitConfig
-from agentflow.runtime import Runtime
 
 
 class _Count(logging.Handler):

@@ -28,7 +28,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from agentflow.plugins import get_plugin_host
+from agentflow._plugins.host import get_plugin_host
 from agentflow.testing import FakeProvider, FakeRoute, FakeServer
 from agentflow.testing.server import collect_fakes
 from agentflow_redis.testing import RedisServer
