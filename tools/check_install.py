@@ -11,8 +11,12 @@ the third-party dependencies only (httpx, pluggy, attrs, ...), downloaded first 
 ``tools/install_probe.py`` (one call and one stream per provider through the Python API,
 against the fake provider server) run in that environment.
 
-Last, a copy of the core is built as version 9.0.0 and pip must refuse to install
+Then a copy of the core is built as version 9.0.0 and pip must refuse to install
 agentflow-openai (which requires ``agentflow-core>=0.1,<0.2``) next to it.
+
+Last, the lines of README.md and docs/quickstart.md that install from the checkout
+(``pip install ./core ./plugins/agentflow-openai``) run as written, from the repository's root,
+with the machine's ordinary pip settings, followed by ``agentflow demo``.
 
 Prints a short transcript; exits 1 at the first step that goes wrong, with its output.
 """
@@ -54,6 +58,9 @@ TESTING_EXTRA = "agentflow-core[testing]"
 # The build backend goes into the wheelhouse too: the incompatible core is built offline.
 BUILD_BACKEND = "hatchling>=1.27"
 INCOMPATIBLE_VERSION = "9.0.0"
+# The documents whose install-from-the-checkout lines are run as written.
+CHECKOUT_DOCUMENTS = [ROOT / "README.md", ROOT / "docs" / "quickstart.md"]
+CHECKOUT_LINE = re.compile(r"^\$ (pip install (?:'?\./[^\s#]+\s*)+)", re.M)
 
 
 class StepFailed(Exception):
@@ -78,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
                 install_and_run(Path(work, f"venv{number}"), line, providers, dist,
                                 wheelhouse, built)
             refuse_incompatible_core(Path(work), dist, wheelhouse)
+            install_from_checkout(Path(work, "venv-checkout"))
     except StepFailed as failure:
         print(f"FAILED: {failure}")
         return 1
-    print(f"install check passed: {len(SCENARIOS)} install lines and an incompatible core, "
-          f"in {time.monotonic() - started:.0f} s")
+    print(f"install check passed: {len(SCENARIOS)} install lines, an incompatible core and "
+          f"the docs' checkout lines, in {time.monotonic() - started:.0f} s")
     return 0
 
 
@@ -201,6 +209,27 @@ def refuse_incompatible_core(work: Path, dist: Path, wheelhouse: Path) -> None:
     expect_refusal(after, upper)
     if "agentflow-openai" in pip_list(pip, env):
         raise StepFailed("agentflow-openai was installed next to an incompatible core")
+
+
+def install_from_checkout(venv: Path) -> None:
+    """The docs' ``pip install ./core ...`` lines as written, then ``agentflow demo``."""
+    lines = list(dict.fromkeys(line.strip() for document in CHECKOUT_DOCUMENTS
+                               for line in CHECKOUT_LINE.findall(document.read_text())))
+    if not lines:
+        raise StepFailed(f"no `$ pip install ./...` line in {CHECKOUT_DOCUMENTS}")
+    print("\n== the docs' install lines, from the checkout")
+    pip = make_venv(venv)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and
+           not k.startswith("PYTHON")}
+    env.update(VIRTUAL_ENV=str(venv),
+               PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    for line in lines:
+        arguments = shlex.split(line)[2:]
+        run([str(pip), "install", "--quiet", *arguments], env=env, cwd=ROOT, shown=line)
+    demo = run([str(venv / "bin" / "agentflow"), "demo"], env=env, cwd=venv,
+               shown="agentflow demo")
+    vendors = re.findall(r"^== (\S+) \(", demo.output, flags=re.M)
+    print(f"   -> {len(vendors)} vendor(s) answered: {', '.join(vendors)}")
 
 
 def expect_refusal(result: Result, upper: str) -> None:

@@ -1,7 +1,10 @@
 """An agent with two Python tools and a typed final answer, offline against the fake server.
 
-    pip install agentflow-core agentflow-openai
+    pip install './core[testing]' ./plugins/agentflow-openai
     python docs/examples/agent_example.py
+
+From the repository's root, in a virtual environment; once the distributions are published,
+the install line is ``pip install 'agentflow-core[testing]' agentflow-openai``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """Metrics, and an exporter plugin of twenty lines, offline against the fake provider server.
 
-    pip install agentflow-core agentflow-openai
+    pip install './core[testing]' ./plugins/agentflow-openai
     python docs/examples/observability_example.py
+
+From the repository's root, in a virtual environment; once the distributions are published,
+the install line is ``pip install 'agentflow-core[testing]' agentflow-openai``.
 """
 
 from __future__ import annotations
