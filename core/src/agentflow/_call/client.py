@@ -93,6 +93,9 @@ class LLMClient:
         except LLMError as exc:
             report.failed(exc)
             raise
+        except BaseException as exc:
+            _ended_abruptly(report, exc)
+            raise
         report.answered(result, status=response.status_code, attempts=self._attempts)
         return result
 
@@ -110,6 +113,9 @@ class LLMClient:
             raise error from None
         except LLMError as exc:
             report.failed(exc)
+            raise
+        except BaseException as exc:
+            _ended_abruptly(report, exc)
             raise
         state = StreamState(provider=self.settings.provider, model=self.settings.name,
                             request_id=_request_id(response), request=self.request)
@@ -388,6 +394,15 @@ def _request_id(response: httpx.Response) -> str | None:
     headers = response.headers
     found: str | None = headers.get("x-request-id") or headers.get("request-id")
     return found
+
+
+def _ended_abruptly(report: CallReport, exc: BaseException) -> None:
+    """The call's end event when something other than an error of ours ended it: a
+    cancellation (or an interrupt) ends it as cancelled, a bug as a failure naming it."""
+    if isinstance(exc, Exception) and not isinstance(exc, anyio.get_cancelled_exc_class()):
+        report.failed(LLMError(f"{type(exc).__name__}: {exc}"))
+    else:
+        report.cancelled()
 
 
 def _provider_failed(error: LLMError) -> bool:

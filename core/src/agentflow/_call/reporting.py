@@ -33,7 +33,7 @@ class CallReport:
     """The events and log lines of one call (one model; a fallback hop is a new call)."""
 
     __slots__ = ("_base", "_chunk_events", "_chunks", "_first_token_at", "_runtime", "active",
-                 "call_id", "collectors", "settings", "started")
+                 "call_id", "collectors", "ended", "settings", "started")
 
     def __init__(self, runtime: Runtime, settings: ModelSettings,
                  collectors: Sequence[MetricsCollector], *, stream: bool) -> None:
@@ -49,6 +49,8 @@ class CallReport:
             "model": settings.name, "model_id": settings.model_id, "stream": stream}
         self._chunks = 0
         self._first_token_at: float | None = None
+        #: Whether the call's one end event (complete, error or cancelled) has been told.
+        self.ended = False
 
     # the call's life --------------------------------------------------------------------------
 
@@ -66,6 +68,8 @@ class CallReport:
 
     def answered(self, response: Response, *, status: int, attempts: int) -> None:
         """A non-streamed answer arrived and was parsed."""
+        if self._end():
+            return
         usage = response.usage
         self._log_end(response.finish_reason, usage)
         if self.active:
@@ -80,6 +84,8 @@ class CallReport:
 
     def failed(self, error: LLMError, *, partial_chars: int | None = None) -> None:
         """The call failed; ``error`` is what the caller gets."""
+        if self._end():
+            return
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: failed after %.0f ms: %s: %s", self.call_id, self._elapsed_ms(),
                          type(error).__name__, error.message)
@@ -132,6 +138,8 @@ class CallReport:
     def stream_finished(self, final: StreamChunk | None, *, text: str,
                         request_id: str | None, response_model: str | None) -> None:
         """The stream ended normally (``final`` set) or the caller stopped reading."""
+        if self._end():
+            return
         finish_reason = final.finish_reason if final is not None else "cancelled"
         usage = final.usage if final is not None else None
         self._log_end(finish_reason, usage)
@@ -153,7 +161,27 @@ class CallReport:
             extra["answer"] = text
         self._emit("llm.stream.complete", extra)
 
+    def cancelled(self) -> None:
+        """The call was cancelled (or interrupted) before it ended any other way: it ends as
+        a success with ``finish_reason`` ``"cancelled"``, as a stream the caller left early
+        does, so that whatever counts calls in flight counts this one out."""
+        if self._base["stream"]:
+            self.stream_finished(None, text="", request_id=None, response_model=None)
+            return
+        if self._end():
+            return
+        self._log_end("cancelled", None)
+        if self.active:
+            self._emit("llm.request.complete", {
+                "status": None, "finish_reason": "cancelled", "response_model": None,
+                "request_id": None, "attempts": None, "tool_calls": [], **self._usage(None)})
+
     # helpers ----------------------------------------------------------------------------------
+
+    def _end(self) -> bool:
+        """Mark the call ended; ``True`` if it had ended already (its end event was told)."""
+        ended, self.ended = self.ended, True
+        return ended
 
     def _usage(self, usage: Usage | None) -> dict[str, Any]:
         pricing = self.settings.pricing

@@ -142,7 +142,7 @@ class StreamingResponse:
         except LLMError as exc:
             await self._fail(exc)
         except Exception as exc:  # httpx transport errors, mapped to ours
-            await self._fail(self._map_error(exc))
+            await self._fail(self._mapped(exc))
         else:
             try:
                 for event in self._decoder.feed(data):
@@ -178,6 +178,16 @@ class StreamingResponse:
                         break
             except Exception:  # the answer is complete; a broken tail does not matter
                 pass
+
+    def _mapped(self, exc: Exception) -> LLMError:
+        """``exc`` as ours; a mapping that fails itself must not leave the stream open."""
+        try:
+            return self._map_error(exc)
+        except Exception as failure:
+            error = StreamingError(
+                f"the {self._provider} stream failed ({type(exc).__name__}: {exc})")
+            error.__cause__ = failure
+            return error
 
     def _handle_event(self, event: Any) -> None:
         state = self._state

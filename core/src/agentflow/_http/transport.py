@@ -135,6 +135,7 @@ _TIMEOUT_SETTINGS = {
     "stream_idle": "stream_idle_timeout_seconds (or .timeout(stream_idle=...))",
     "write": "read_timeout_seconds (or .timeout(read=...))",
     "pool": "timeout_seconds, or lower the number of requests in flight",
+    "total": "timeout_seconds (or .timeout(...))",
 }
 
 
@@ -157,7 +158,8 @@ def map_transport_error(exc: Exception, settings: ModelSettings, *, read_kind: s
             httpx.PoolTimeout: "pool",
         }.get(type(exc), "read")
         what = {"stream_idle": "the stream sent nothing for too long",
-                "pool": "no connection of the pool became free in time"}.get(
+                "pool": "no connection of the pool became free in time",
+                "total": "no complete answer within the total time limit"}.get(
                     kind, f"{kind} timeout")
         return LLMTimeoutError(
             f"{what} talking to {where} ({kind} limit); raise {_TIMEOUT_SETTINGS[kind]} "
