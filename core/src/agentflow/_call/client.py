@@ -66,6 +66,8 @@ class LLMClient:
         self.timeouts = Timeouts.resolve(settings, overrides)
         self.collectors = tuple(collectors)
         self._attempts = 0
+        #: Whether the call is waiting in its rate limiters (a timeout then says so).
+        self._queued = False
 
     # public ---------------------------------------------------------------------------------
 
@@ -186,7 +188,14 @@ class LLMClient:
             except CircuitOpenError as exc:
                 failures.append("circuit open")
                 raise _with_attempts(exc.with_context(model=settings.name), failures) from None
-            admission = await Admission.acquire(limiters, tokens)
+            self._queued = True
+            try:
+                admission = await Admission.acquire(limiters, tokens)
+            except BaseException:  # cancelled while queued: a probe gives its turn back
+                if probe is not None:
+                    probe.abandon()
+                raise
+            self._queued = False
             if admission.waited > 0:
                 report.waited(admission.waited, attempt=attempt)
             limits = self.timeouts.for_attempt(deadline - anyio.current_time(), stream=stream)
@@ -211,8 +220,9 @@ class LLMClient:
                 else:
                     probe.success()
             if isinstance(error, RateLimitError):
+                pause = _pause(error, policy)
                 for limiter in limiters:
-                    limiter.penalize(error.retry_after)
+                    limiter.penalize(pause)
             failures.append(_reason(error))
             delay = policy.delay(attempt, error) if policy.is_retryable(error) else None
             if delay is None or delay >= deadline - anyio.current_time():
@@ -332,6 +342,15 @@ class LLMClient:
                                   status_code=response.status_code)
 
     def _total_timeout(self, limit: float) -> LLMTimeoutError:
+        if self._queued:
+            provider = self.settings.provider
+            return LLMTimeoutError(
+                f"the call to {provider} was never sent: it waited {limit:g} s (total timeout) "
+                f"in the client-side rate limits of {provider} or model {self.settings.name} "
+                "(requests or tokens per minute, max_concurrent, or a pause the provider asked "
+                "for with a 429); raise their limits, send fewer calls at once, or raise "
+                "timeout_seconds", timeout_kind="total", provider=provider,
+                model=self.settings.name)
         return LLMTimeoutError(
             f"no complete answer from {self.settings.provider} within {limit:g} s (total "
             "timeout); raise timeout_seconds or pass .timeout() if the model is just slow",
@@ -403,6 +422,14 @@ def _ended_abruptly(report: CallReport, exc: BaseException) -> None:
         report.failed(LLMError(f"{type(exc).__name__}: {exc}"))
     else:
         report.cancelled()
+
+
+def _pause(error: RateLimitError, policy: RetryPolicy) -> float:
+    """How long a 429 pauses the provider's limiters: the advised wait (a second without
+    advice), never longer than the retry policy's longest delay, so that one absurd
+    Retry-After cannot stop every call to the provider for hours."""
+    advised = error.retry_after if error.retry_after is not None else 1.0
+    return min(advised, policy.max_delay)
 
 
 def _provider_failed(error: LLMError) -> bool:

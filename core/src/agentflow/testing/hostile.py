@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 import attrs
 
 __all__ = ["CATALOGUE", "Behaviour", "HostileConnection", "HostileRequest", "HostileServer",
-           "catalogue", "gzip_bomb"]
+           "catalogue", "fixed_answer", "gzip_bomb"]
 
 #: How much the endless and huge behaviours send at most, so a test that forgot to stop reading
 #: still ends.
@@ -394,6 +394,15 @@ def _fixed(status: str, content_type: str, body: bytes,
         conn.send(body)
 
     return respond
+
+
+def fixed_answer(body: bytes, *, status: str = "200 OK",
+                 content_type: str = "application/json",
+                 headers: dict[str, str] | None = None, name: str = "fixed") -> Behaviour:
+    """A behaviour that answers every request with ``body`` (a well-formed answer of the
+    vendor under test, say, to check that a client recovers after the misbehaviour)."""
+    return Behaviour(name, f"{status} with a body of {len(body)} bytes",
+                     _fixed(status, content_type, body, headers))
 
 
 def _non_utf8(conn: HostileConnection, request: HostileRequest) -> None:
