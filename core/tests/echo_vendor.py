@@ -36,8 +36,8 @@ class EchoVendor:
                 ModelInfo(name="echo-nostream", provider=NAME, supports_streaming=False)]
 
     @hookimpl
-    def agentflow_build_request(self, provider: str, request: Any, settings: Any) -> Any:
-        if provider != NAME:
+    def agentflow_build_request(self, vendor: str, request: Any, settings: Any) -> Any:
+        if vendor != NAME:
             return None
         body: dict[str, Any] = {
             "model": request.model,
@@ -55,8 +55,8 @@ class EchoVendor:
                              json=body, headers=headers)
 
     @hookimpl
-    def agentflow_parse_response(self, provider: str, response: httpx.Response) -> Any:
-        if provider != NAME:
+    def agentflow_parse_response(self, vendor: str, response: httpx.Response) -> Any:
+        if vendor != NAME:
             return None
         try:
             body = response.json()
@@ -68,8 +68,8 @@ class EchoVendor:
             raise ProviderError(f"echo sent an answer that is not understood: {exc!r}") from exc
 
     @hookimpl
-    def agentflow_parse_stream_event(self, provider: str, event: Any, state: Any) -> Any:
-        if provider != NAME:
+    def agentflow_parse_stream_event(self, vendor: str, event: Any, state: Any) -> Any:
+        if vendor != NAME:
             return None
         try:
             body = json.loads(event.data)
@@ -83,8 +83,8 @@ class EchoVendor:
                             raw_finish_reason=body["finish"], usage=Usage.of(*body["usage"]))]
 
     @hookimpl
-    def agentflow_map_error(self, provider: str, response: httpx.Response) -> LLMError | None:
-        if provider != NAME:
+    def agentflow_map_error(self, vendor: str, response: httpx.Response) -> LLMError | None:
+        if vendor != NAME:
             return None
         message = response.json().get("error", "unknown")
         if response.status_code == 429:

@@ -49,17 +49,17 @@ class PingVendor:
         return [ModelInfo(name="ping-1", provider="ping")]
 
     @hookimpl
-    def agentflow_check_provider(self, provider: str,
+    def agentflow_check_provider(self, vendor: str,
                                  settings: ModelSettings) -> httpx.Request | None:
-        if provider not in ("ping", "open"):
+        if vendor not in ("ping", "open"):
             return None
         headers = {"authorization": f"Bearer {settings.api_key.reveal()}"} if (
             settings.api_key is not None) else {}
         return httpx.Request("GET", settings.base_url.rstrip("/") + "/models", headers=headers)
 
     @hookimpl
-    def agentflow_map_error(self, provider: str, response: httpx.Response) -> LLMError | None:
-        if provider not in ("ping", "open"):
+    def agentflow_map_error(self, vendor: str, response: httpx.Response) -> LLMError | None:
+        if vendor not in ("ping", "open"):
             return None
         said = response.json()["error"]
         return HttpError(f"ping answered {response.status_code}: {said}",
@@ -83,8 +83,8 @@ async def _models(call: FakeCall) -> FakeJSON:
 
 class BrokenCheck:
     @hookimpl
-    def agentflow_check_provider(self, provider: str, settings: ModelSettings) -> None:
-        if provider == "quiet":
+    def agentflow_check_provider(self, vendor: str, settings: ModelSettings) -> None:
+        if vendor == "quiet":
             raise RuntimeError("boom")
 
 

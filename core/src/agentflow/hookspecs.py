@@ -11,8 +11,9 @@ Three kinds of hooks:
   ``agentflow_fake_routes``) are called on every plugin and their lists are concatenated;
 * *first-result* hooks (``agentflow_build_request``, ``agentflow_parse_response``,
   ``agentflow_parse_stream_event``, ``agentflow_map_error``, ``agentflow_check_provider``) take
-  a ``provider`` name and are
-  answered by the plugin that owns that provider: every other plugin returns ``None``.
+  a ``vendor`` name (the provider name a plugin declared, which configuration entries name in
+  ``vendor:``) and are answered by the plugin that owns that vendor: every other plugin
+  returns ``None``. :class:`agentflow.vendor.VendorPlugin` writes that dispatch once.
   Cross-cutting plugins (redaction, auditing, extra headers) take part by declaring
   ``@hookimpl(wrapper=True)`` on the same hooks;
 * *notify* hooks (``agentflow_record_event``, ``agentflow_configure``) are called on every
@@ -96,11 +97,12 @@ def agentflow_prepare_request(request: Request, settings: ModelSettings) -> Requ
 
 @hookspec(firstresult=True)
 def agentflow_build_request(
-    provider: str, request: Request, settings: ModelSettings
+    vendor: str, request: Request, settings: ModelSettings
 ) -> httpx.Request | None:
     """Turn a provider-neutral request into the vendor's HTTP request.
 
-    :param provider: the vendor name (``settings.vendor``). Return ``None`` if it is not yours.
+    :param vendor: the vendor name (``settings.vendor``, what ``agentflow_register_providers``
+        declared), not the configuration entry. Return ``None`` if it is not yours.
     :param request: the merged request: vendor model id, messages and parameters.
     :param settings: the resolved model settings: base URL, API key (a
         :class:`~agentflow.types.Secret`), vendor options.
@@ -113,11 +115,11 @@ def agentflow_build_request(
 
 @hookspec(firstresult=True)
 def agentflow_parse_response(
-    provider: str, response: httpx.Response, request: Request
+    vendor: str, response: httpx.Response, request: Request
 ) -> Response | None:
     """Turn the vendor's successful (2xx) non-streaming answer into a :class:`Response`.
 
-    :param provider: the vendor name. Return ``None`` if it is not yours.
+    :param vendor: the vendor name. Return ``None`` if it is not yours.
     :param response: the HTTP response, body already read.
     :param request: the request that produced it.
     :returns: the text, normalised finish reason (with the raw one kept), usage, the
@@ -132,11 +134,11 @@ def agentflow_parse_response(
 
 @hookspec(firstresult=True)
 def agentflow_parse_stream_event(
-    provider: str, event: ServerSentEvent, state: StreamState
+    vendor: str, event: ServerSentEvent, state: StreamState
 ) -> list[StreamChunk] | None:
     """Turn one server-sent event of a streaming answer into stream chunks.
 
-    :param provider: the vendor name. Return ``None`` if it is not yours.
+    :param vendor: the vendor name. Return ``None`` if it is not yours.
     :param event: the decoded SSE event (``event``, ``data``, ``id``).
     :param state: per-stream scratch space; keep what later events need in ``state.data``.
         Feed tool calls to ``state.tool_calls`` (``begin``/``append`` for argument fragments,
@@ -152,10 +154,10 @@ def agentflow_parse_stream_event(
 
 
 @hookspec(firstresult=True)
-def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
+def agentflow_map_error(vendor: str, response: httpx.Response) -> LLMError | None:
     """Turn the vendor's HTTP error answer (status >= 400) into the most specific error.
 
-    :param provider: the vendor name. Return ``None`` if it is not yours.
+    :param vendor: the vendor name. Return ``None`` if it is not yours.
     :param response: the error response, body already read.
     :returns: an :class:`~agentflow.errors.LLMError` (usually ``HttpError`` or
         ``RateLimitError``) whose message carries the vendor's own words. The core fills in
@@ -167,10 +169,11 @@ def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | N
 
 
 @hookspec(firstresult=True)
-def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
+def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Request | None:
     """Give the cheapest authenticated request of the vendor's API, for health checks.
 
-    :param provider: the vendor name (``settings.vendor``). Return ``None`` if it is not yours.
+    :param vendor: the vendor name (``settings.vendor``, what ``agentflow_register_providers``
+        declared), not the configuration entry. Return ``None`` if it is not yours.
     :param settings: the provider's settings without a model (``name`` and ``model_id`` are
         empty): base URL, API key (a :class:`~agentflow.types.Secret`, or ``None`` when the
         vendor's key is optional and unset), vendor options.

@@ -80,22 +80,22 @@ def test_hooks_answer_through_pluggy(host):
                              model_id="gemini-3.8-flash",
                              base_url="https://generativelanguage.googleapis.com",
                              api_key=Secret("AIza-x"))
-    http = host.hook.agentflow_build_request(provider="google", request=request,
+    http = host.hook.agentflow_build_request(vendor="google", request=request,
                                              settings=settings)
     assert json.loads(http.content)["generationConfig"] == {"temperature": 0.5}
     body = {"candidates": [{"content": {"parts": [{"text": "Yo"}]}, "finishReason": "STOP"}]}
     result = host.hook.agentflow_parse_response(
-        provider="google", response=httpx.Response(200, json=body), request=request)
+        vendor="google", response=httpx.Response(200, json=body), request=request)
     assert result.text == "Yo"
 
     class Event:
         data = json.dumps({**body, "responseId": "r1"})
 
     state = StreamState(provider="google", model="m")
-    chunks = host.hook.agentflow_parse_stream_event(provider="google", event=Event(),
+    chunks = host.hook.agentflow_parse_stream_event(vendor="google", event=Event(),
                                                     state=state)
     assert [c.content for c in chunks] == ["Yo", ""]
-    error = host.hook.agentflow_map_error(provider="google",
+    error = host.hook.agentflow_map_error(vendor="google",
                                           response=httpx.Response(503, text="down"))
     assert error.status_code == 503
     fakes = [fake for group in host.hook.agentflow_fake_routes() for fake in group]

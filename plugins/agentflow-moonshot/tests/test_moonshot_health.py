@@ -19,7 +19,7 @@ def settings(provider: str, base_url: str) -> ModelSettings:
     ("moonshot", "https://api.moonshot.ai/v1"), ("moonshot_cn", "https://api.moonshot.cn/v1")])
 def test_the_check_lists_models_with_the_bearer_key(provider, base_url):
     request = agentflow_moonshot.agentflow_check_provider(
-        provider=provider, settings=settings(provider, base_url))
+        vendor=provider, settings=settings(provider, base_url))
     assert request is not None
     assert (request.method, str(request.url)) == ("GET", f"{base_url}/models")
     assert request.headers["authorization"] == "Bearer sk-moon"
@@ -28,7 +28,7 @@ def test_the_check_lists_models_with_the_bearer_key(provider, base_url):
 
 def test_other_vendors_are_not_answered():
     assert agentflow_moonshot.agentflow_check_provider(
-        provider="openai", settings=settings("openai", "https://x")) is None
+        vendor="openai", settings=settings("openai", "https://x")) is None
 
 
 @pytest.mark.anyio

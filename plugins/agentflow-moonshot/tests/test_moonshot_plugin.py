@@ -34,8 +34,8 @@ def test_the_catalog_has_current_kimi_and_v1_models():
 
 def test_hooks_leave_other_vendors_alone():
     assert agentflow_moonshot.agentflow_build_request(
-        provider="openai", request=None, settings=None) is None
-    assert agentflow_moonshot.agentflow_map_error(provider="openai", response=None) is None
+        vendor="openai", request=None, settings=None) is None
+    assert agentflow_moonshot.agentflow_map_error(vendor="openai", response=None) is None
 
 
 async def test_temperature_above_one_is_refused_before_sending(fake_agentflow):

@@ -34,7 +34,7 @@ def sent_body(request: Request) -> dict[str, Any]:
     settings = ModelSettings(name="kimi-k2.6", provider="moonshot", vendor="moonshot",
                              model_id="kimi-k2.6", base_url="https://api.moonshot.ai/v1",
                              api_key=Secret("sk-test"))
-    built = agentflow_moonshot.agentflow_build_request(provider="moonshot", request=request,
+    built = agentflow_moonshot.agentflow_build_request(vendor="moonshot", request=request,
                                                        settings=settings)
     assert built is not None
     body: dict[str, Any] = json.loads(built.content)

@@ -105,15 +105,15 @@ def test_hooks_answer_through_pluggy(host):
     settings = ModelSettings(name="gpt-4o", provider="openai", vendor="openai",
                              model_id="gpt-4o", base_url="https://api.openai.com/v1",
                              api_key=Secret("sk-x"))
-    http = host.hook.agentflow_build_request(provider="openai", request=request,
+    http = host.hook.agentflow_build_request(vendor="openai", request=request,
                                              settings=settings)
     assert json.loads(http.content)["temperature"] == 0.5
     body = {"model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "stop",
                                             "message": {"role": "assistant", "content": "Yo"}}]}
     result = host.hook.agentflow_parse_response(
-        provider="openai", response=httpx.Response(200, json=body), request=request)
+        vendor="openai", response=httpx.Response(200, json=body), request=request)
     assert result.text == "Yo"
-    error = host.hook.agentflow_map_error(provider="openai_compatible",
+    error = host.hook.agentflow_map_error(vendor="openai_compatible",
                                           response=httpx.Response(503, text="down"))
     assert error.status_code == 503
     fakes = [fake for group in host.hook.agentflow_fake_routes() for fake in group]

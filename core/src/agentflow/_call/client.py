@@ -156,7 +156,7 @@ class LLMClient:
     def _build(self) -> httpx.Request:
         settings = self.settings
         http_request: httpx.Request | None = self.runtime.host.hook.agentflow_build_request(
-            provider=settings.vendor, request=self.request, settings=settings)
+            vendor=settings.vendor, request=self.request, settings=settings)
         if http_request is None:
             raise UnsupportedProviderError(
                 f"no installed plugin builds requests for vendor {settings.vendor!r}; install "
@@ -313,7 +313,7 @@ class LLMClient:
         settings = self.settings
         try:
             result: Response | None = self.runtime.host.hook.agentflow_parse_response(
-                provider=settings.vendor, response=response, request=self.request)
+                vendor=settings.vendor, response=response, request=self.request)
         except LLMError as exc:
             raise exc.with_context(provider=settings.provider, model=settings.name,
                                    request_id=_request_id(response)) from None
@@ -332,7 +332,7 @@ class LLMClient:
         settings = self.settings
         try:
             error: LLMError | None = self.runtime.host.hook.agentflow_map_error(
-                provider=settings.vendor, response=response)
+                vendor=settings.vendor, response=response)
         except Exception:  # a plugin that cannot read an error body must not hide the status
             error = None
         if error is None:

@@ -192,7 +192,7 @@ class StreamingResponse:
     def _handle_event(self, event: Any) -> None:
         state = self._state
         try:
-            chunks = self._parse_event(provider=self._provider, event=event, state=state)
+            chunks = self._parse_event(vendor=self._provider, event=event, state=state)
         except LLMError:
             raise
         except Exception as exc:

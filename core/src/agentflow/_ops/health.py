@@ -172,7 +172,7 @@ async def _check(runtime: Runtime, provider: str, *, timeout: float,
     except ConfigurationError as exc:
         return _result(runtime, provider, "misconfigured", exc.message)
     request: httpx.Request | None = runtime.host.hook.agentflow_check_provider(
-        provider=settings.vendor, settings=settings)
+        vendor=settings.vendor, settings=settings)
     if request is None:
         key = "its key is set" if settings.api_key is not None else "it needs no key"
         return _result(runtime, provider, "unsupported", settings=settings, detail=(
@@ -299,7 +299,7 @@ def _classify(runtime: Runtime, settings: ModelSettings, response: httpx.Respons
 def _vendor_words(runtime: Runtime, settings: ModelSettings, response: httpx.Response) -> str:
     """The vendor's own words about an error answer, as its plugin reads them."""
     try:
-        error = runtime.host.hook.agentflow_map_error(provider=settings.vendor,
+        error = runtime.host.hook.agentflow_map_error(vendor=settings.vendor,
                                                       response=response)
     except Exception:  # a plugin that cannot read the body must not hide the status
         error = None

@@ -61,39 +61,39 @@ def agentflow_default_models() -> list[ModelInfo]:
 
 
 @hookimpl
-def agentflow_build_request(provider: str, request: Request,
+def agentflow_build_request(vendor: str, request: Request,
                             settings: ModelSettings) -> httpx.Request | None:
-    if provider != NAME:
+    if vendor != NAME:
         return None
     return _codec.build_request(request, settings)
 
 
 @hookimpl
-def agentflow_parse_response(provider: str, response: httpx.Response,
+def agentflow_parse_response(vendor: str, response: httpx.Response,
                              request: Request) -> Response | None:
-    if provider != NAME:
+    if vendor != NAME:
         return None
     return _codec.parse_response(response, request)
 
 
 @hookimpl
-def agentflow_parse_stream_event(provider: str, event: Any,
+def agentflow_parse_stream_event(vendor: str, event: Any,
                                  state: StreamState) -> list[StreamChunk] | None:
-    if provider != NAME:
+    if vendor != NAME:
         return None
     return _codec.parse_stream_event(event, state)
 
 
 @hookimpl
-def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
-    if provider != NAME:
+def agentflow_map_error(vendor: str, response: httpx.Response) -> LLMError | None:
+    if vendor != NAME:
         return None
     return _codec.map_error(response)
 
 
 @hookimpl
-def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
-    if provider != NAME:
+def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Request | None:
+    if vendor != NAME:
         return None
     return _codec.models_request(settings)
 

@@ -68,31 +68,31 @@ def agentflow_default_models() -> list[ModelInfo]:
 
 
 @hookimpl
-def agentflow_build_request(provider: str, request: Request,
+def agentflow_build_request(vendor: str, request: Request,
                             settings: ModelSettings) -> httpx.Request | None:
-    return _codec.build_request(request, settings) if provider == NAME else None
+    return _codec.build_request(request, settings) if vendor == NAME else None
 
 
 @hookimpl
-def agentflow_parse_response(provider: str, response: httpx.Response,
+def agentflow_parse_response(vendor: str, response: httpx.Response,
                              request: Request) -> Response | None:
-    return _codec.parse_response(response, request) if provider == NAME else None
+    return _codec.parse_response(response, request) if vendor == NAME else None
 
 
 @hookimpl
-def agentflow_parse_stream_event(provider: str, event: _codec.EventLike,
+def agentflow_parse_stream_event(vendor: str, event: _codec.EventLike,
                                  state: StreamState) -> list[StreamChunk] | None:
-    return _codec.parse_stream_event(event, state) if provider == NAME else None
+    return _codec.parse_stream_event(event, state) if vendor == NAME else None
 
 
 @hookimpl
-def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
-    return _errors.map_error(response) if provider == NAME else None
+def agentflow_map_error(vendor: str, response: httpx.Response) -> LLMError | None:
+    return _errors.map_error(response) if vendor == NAME else None
 
 
 @hookimpl
-def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
-    return _codec.models_request(settings) if provider == NAME else None
+def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Request | None:
+    return _codec.models_request(settings) if vendor == NAME else None
 
 
 @hookimpl

@@ -116,35 +116,35 @@ def agentflow_default_models() -> list[ModelInfo]:
 
 
 @hookimpl
-def agentflow_build_request(provider: str, request: Request,
+def agentflow_build_request(vendor: str, request: Request,
                             settings: ModelSettings) -> httpx.Request | None:
-    dialect = DIALECTS.get(provider)
+    dialect = DIALECTS.get(vendor)
     return None if dialect is None else _codec.build_request(dialect, request, settings)
 
 
 @hookimpl
-def agentflow_parse_response(provider: str, response: httpx.Response,
+def agentflow_parse_response(vendor: str, response: httpx.Response,
                              request: Request) -> Response | None:
-    dialect = DIALECTS.get(provider)
+    dialect = DIALECTS.get(vendor)
     return None if dialect is None else _codec.parse_response(dialect, response, request)
 
 
 @hookimpl
-def agentflow_parse_stream_event(provider: str, event: _codec.EventLike,
+def agentflow_parse_stream_event(vendor: str, event: _codec.EventLike,
                                  state: StreamState) -> list[StreamChunk] | None:
-    dialect = DIALECTS.get(provider)
+    dialect = DIALECTS.get(vendor)
     return None if dialect is None else _codec.parse_stream_event(dialect, event, state)
 
 
 @hookimpl
-def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
-    dialect = DIALECTS.get(provider)
+def agentflow_map_error(vendor: str, response: httpx.Response) -> LLMError | None:
+    dialect = DIALECTS.get(vendor)
     return None if dialect is None else _codec.map_error(dialect, response)
 
 
 @hookimpl
-def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
-    dialect = DIALECTS.get(provider)
+def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Request | None:
+    dialect = DIALECTS.get(vendor)
     return None if dialect is None else _codec.models_request(dialect, settings)
 
 

@@ -54,9 +54,9 @@ def agentflow_default_models() -> list[ModelInfo]:
 
 
 @hookimpl
-def agentflow_build_request(provider: str, request: Request,
+def agentflow_build_request(vendor: str, request: Request,
                             settings: ModelSettings) -> httpx.Request | None:
-    if provider != NAME:
+    if vendor != NAME:
         return None
     import httpx
 
@@ -78,8 +78,8 @@ def agentflow_build_request(provider: str, request: Request,
 
 
 @hookimpl
-def agentflow_parse_response(provider: str, response: httpx.Response) -> Response | None:
-    if provider != NAME:
+def agentflow_parse_response(vendor: str, response: httpx.Response) -> Response | None:
+    if vendor != NAME:
         return None
     from agentflow.errors import ProviderError
     from agentflow.types import Response
@@ -96,9 +96,9 @@ def agentflow_parse_response(provider: str, response: httpx.Response) -> Respons
 
 
 @hookimpl
-def agentflow_parse_stream_event(provider: str, event: ServerSentEvent,
+def agentflow_parse_stream_event(vendor: str, event: ServerSentEvent,
                                  state: StreamState) -> list[StreamChunk] | None:
-    if provider != NAME:
+    if vendor != NAME:
         return None
     import json
 
@@ -121,8 +121,8 @@ def agentflow_parse_stream_event(provider: str, event: ServerSentEvent,
 
 
 @hookimpl
-def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | None:
-    if provider != NAME:
+def agentflow_map_error(vendor: str, response: httpx.Response) -> LLMError | None:
+    if vendor != NAME:
         return None
     try:
         problem = response.json()["problem"]
@@ -132,8 +132,8 @@ def agentflow_map_error(provider: str, response: httpx.Response) -> LLMError | N
 
 
 @hookimpl
-def agentflow_check_provider(provider: str, settings: ModelSettings) -> httpx.Request | None:
-    if provider != NAME:
+def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Request | None:
+    if vendor != NAME:
         return None
     import httpx
 
