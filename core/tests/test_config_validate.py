@@ -441,7 +441,7 @@ class TestUrls:
     @pytest.mark.parametrize("url", [
         "https://api.openai.com/v1", "http://127.0.0.1:8000/v1", "http://127.9.9.9",
         "http://localhost:11434/v1", "http://[::1]:8080", "HTTPS://EXAMPLE.COM",
-        "http://ollama.localhost:11434/v1"])
+        "https://h.test/v1?api-version=2024-06-01", "https://h.test/v1beta?alt=sse"])
     def test_accepted(self, url):
         assert check(f"providers:\n  openai:\n    base_url: {url}\n") == []
 
@@ -458,6 +458,19 @@ class TestUrls:
         ("http://api.example.com", "plain http to api.example.com would send the API key "
                                    "unencrypted; use https, or set providers.openai."
                                    "allow_insecure_http: true to allow it"),
+        # only localhost itself is sure to be this machine; a resolver may send these anywhere
+        ("http://ollama.localhost:11434/v1", "plain http to ollama.localhost would send the API "
+                                             "key unencrypted; use https, or set providers."
+                                             "openai.allow_insecure_http: true to allow it"),
+        ("https://h.test/v1?key=abc123", "must not carry a key in its query (key=...), where it "
+                                         "would be sent, logged and shown with every request: "
+                                         "API keys are never read from files; name the variable "
+                                         "that holds the key with api_key_env"),
+        ("https://h.test/v1?x=1&api_key=abc123", "must not carry a key in its query (api_key=...),"
+                                                 " where it would be sent, logged and shown with "
+                                                 "every request: API keys are never read from "
+                                                 "files; name the variable that holds the key "
+                                                 "with api_key_env"),
     ])
     def test_refused(self, url, message):
         assert check(f"providers:\n  openai:\n    base_url: {url}\n") == [
@@ -467,6 +480,16 @@ class TestUrls:
         lines = check("providers:\n  openai:\n    base_url: https://me:hunter22@h.test\n")
         assert lines
         assert "hunter22" not in "".join(lines)
+
+    @pytest.mark.parametrize("where", ["?key={}", "?alt=sse&{}", "/models/{}/x"])
+    def test_a_vendor_shaped_key_anywhere_in_a_url_is_refused_and_not_echoed(self, where):
+        key = "AI" + "za" + "Sy" + "0123456789" * 3 + "abc"  # built here: no key-shaped literal
+        lines = check("providers:\n  openai:\n    base_url: https://h.test/v1"
+                      f"{where.format(key)}\n")
+        assert len(lines) == 1
+        assert "api_key_env" in lines[0]
+        assert lines[0].startswith("agentflow.yml:3:15: providers.openai.base_url: must not ")
+        assert key[:8] not in lines[0]
 
     def test_insecure_http_can_be_allowed_per_provider(self):
         text = """\

@@ -89,6 +89,16 @@ class LLMError(Exception):
     def message(self, value: str) -> None:
         self._message = redact(value)
 
+    @property
+    def request_id(self) -> str | None:
+        """The request id the server sent (``x-request-id``), redacted like the message: a
+        server may echo anything there."""
+        return self._request_id
+
+    @request_id.setter
+    def request_id(self, value: str | None) -> None:
+        self._request_id = None if value is None else redact(value)
+
     def __str__(self) -> str:
         where = ", ".join(
             f"{label}={value}"
@@ -160,7 +170,8 @@ class ValidationError(LLMError, ValueError):
 class HttpError(LLMError):
     """The provider answered with an HTTP error status; ``status_code`` says which.
 
-    ``vendor_message`` and ``error_type`` are the vendor's own words, as sent.
+    ``vendor_message`` and ``error_type`` are the vendor's own words, as sent, with any key
+    in them redacted.
     """
 
     def __init__(
@@ -174,7 +185,25 @@ class HttpError(LLMError):
     ) -> None:
         super().__init__(message, status_code=status_code, **context)
         self.error_type = error_type
-        self.vendor_message = None if vendor_message is None else redact(vendor_message)
+        self.vendor_message = vendor_message
+
+    @property
+    def error_type(self) -> str | None:
+        """The vendor's own error type, redacted (it comes from the server)."""
+        return self._error_type
+
+    @error_type.setter
+    def error_type(self, value: str | None) -> None:
+        self._error_type = None if value is None else redact(value)
+
+    @property
+    def vendor_message(self) -> str | None:
+        """The vendor's own words, redacted (a key it echoed is not repeated)."""
+        return self._vendor_message
+
+    @vendor_message.setter
+    def vendor_message(self, value: str | None) -> None:
+        self._vendor_message = None if value is None else redact(value)
 
 
 class RateLimitError(HttpError):

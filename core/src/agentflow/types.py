@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from agentflow.errors import StreamingError
+from agentflow.errors import MissingApiKeyError, StreamingError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,6 +34,25 @@ class Secret:
 
     _value: str = attrs.field(alias="value")
 
+    @classmethod
+    def from_env(cls, variable: str, environ: Mapping[str, str] | None = None
+                 ) -> Secret | None:
+        """The key in environment variable ``variable``, or ``None`` when it is unset or blank.
+
+        Surrounding whitespace is dropped: a key copied with its line break (from a key file,
+        a ``.env`` file, a mounted secret) would otherwise carry a newline that no HTTP header
+        may hold, and httpx would quote the whole key in its error. A key with a control
+        character inside is refused, naming the variable, never the value.
+
+        :raises MissingApiKeyError: the value holds a control character (a pasted line
+            break, a tab, an escape) between its first and last visible characters.
+        """
+        import os
+
+        raw = (os.environ if environ is None else environ).get(variable)
+        value = clean_key(raw, variable) if raw is not None else ""
+        return cls(value) if value else None
+
     def reveal(self) -> str:
         """The secret value itself. Use it only to build an HTTP header."""
         return self._value
@@ -42,6 +61,22 @@ class Secret:
         return "Secret('***')"
 
     __str__ = __repr__
+
+
+def clean_key(value: str, variable: str) -> str:
+    """``value``, read from environment variable ``variable``, without surrounding whitespace.
+
+    :raises MissingApiKeyError: a control character is left inside (the message names the
+        variable and the character's code point, never the key).
+    """
+    value = value.strip()
+    bad = next((char for char in value if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0), None)
+    if bad is not None:
+        raise MissingApiKeyError(
+            f"{variable} holds a control character (U+{ord(bad):04X}) inside the key, which no "
+            f"HTTP header may carry; export {variable} again with the key alone on one line",
+            env_var=variable)
+    return value
 
 
 @attrs.frozen(kw_only=True)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agentflow._observe.events import ExecutionEvent
+from agentflow._observe.logs import redact_fields, redact_handled_exceptions
 
 if TYPE_CHECKING:
     from agentflow._observe.events import MetricsCollector
@@ -83,7 +84,9 @@ class CallReport:
             self._emit("llm.request.complete", extra)
 
     def failed(self, error: LLMError, *, partial_chars: int | None = None) -> None:
-        """The call failed; ``error`` is what the caller gets."""
+        """The call failed; ``error`` is what the caller gets (its exception chain is cleaned
+        of keys here, the one place every failed call passes)."""
+        redact_handled_exceptions(error)
         if self._end():
             return
         if logger.isEnabledFor(logging.DEBUG):
@@ -198,7 +201,7 @@ class CallReport:
         self._runtime.emit(ExecutionEvent(
             event_type=kind, node_id=f"llm.{self.settings.name}",
             duration_ms=self._elapsed_ms() if timed else None,
-            metadata={**self._base, **extra}), self.collectors)
+            metadata={**self._base, **redact_fields(extra)}), self.collectors)
 
     def _elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

@@ -141,13 +141,19 @@ class ModelRegistry:
         """The variable the key was found in and the key, or ``(None, None)`` when the vendor
         needs no key and none is set.
 
-        :raises MissingApiKeyError: the vendor needs a key and every variable is unset.
+        :raises MissingApiKeyError: the vendor needs a key and every variable is unset, or
+            the key holds a control character (see :meth:`Secret.from_env`).
         """
         if not merged.key_variables:
             return None, None
         environ = os.environ if self._environ is None else self._environ
-        variable, key = next(((name, environ.get(name)) for name in merged.key_variables
-                              if environ.get(name)), (merged.key_variables[0], None))
+        found = ((name, Secret.from_env(name, environ)) for name in merged.key_variables)
+        try:
+            variable, secret = next(((name, value) for name, value in found if value is not None),
+                                    (merged.key_variables[0], None))
+        except MissingApiKeyError as exc:
+            raise exc.with_context(provider=merged.settings.provider, model=model) from None
+        key = secret.reveal() if secret is not None else None
         if key and self._on_key_access is not None:
             self._on_key_access(provider=merged.settings.provider, variable=variable,
                                 secret=key, model=model)

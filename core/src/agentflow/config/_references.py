@@ -209,7 +209,7 @@ def check_api_keys(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec
             (spec.api_key_env, *spec.api_key_env_fallbacks) if spec.api_key_env else ())
         if not variables or variables[0] in warned:
             return
-        if any(environ.get(variable) for variable in variables):
+        if any((environ.get(variable) or "").strip() for variable in variables):
             return
         warned.add(variables[0])
         problems.append(Problem(path, f"{unset_phrase(variables)}; requests {who} will fail "

@@ -48,6 +48,11 @@ def env_name_from(provider: str) -> str:
     return f"{stem}_API_KEY"
 
 
+def has_key_prefix(value: str) -> bool:
+    """Whether ``value`` starts the way well-known keys start (``sk-``, ``AIza``, ``hf_``...)."""
+    return value.startswith(_KEY_PREFIXES)
+
+
 def looks_like_a_key(value: str) -> bool:
     """Whether ``value`` looks like a credential rather than the name of a variable.
 
