@@ -241,7 +241,8 @@ def test_a_broken_plugin_warns_once_and_the_command_keeps_working(tmp_path, conf
     for command in (["plugins"], ["models", "-c", str(config)]):
         result = subprocess.run([sys.executable, "-m", "agentflow.cli", *command],
                                 capture_output=True, text=True, env=env, timeout=60)
-        assert result.returncode == 0, result.stderr
+        # `plugins` lists the failed plugin and fails; `models` works with the others.
+        assert result.returncode == (1 if command == ["plugins"] else 0), result.stderr
         warning = [line for line in result.stderr.splitlines() if "broken" in line]
         assert len(warning) == 1, result.stderr
         assert warning[0].startswith("agentflow: warning: agentflow plugin 'broken' from "

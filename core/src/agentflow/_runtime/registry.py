@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from agentflow._observe.logs import remember_secret
+from agentflow.config._install_hints import NO_VENDOR_PLUGIN, install_phrase
 from agentflow.config._problems import did_you_mean
 from agentflow.config._secrets import unset_phrase
 from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
@@ -301,20 +302,23 @@ class ModelRegistry:
         close = did_you_mean(vendor, installed)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         user = f"model {name!r}" if name is not None else f"provider entry {provider!r}"
+        phrase = install_phrase(vendor, installed)
+        add = (f" To use it: {phrase}." if phrase is not None else
+               f" To add it: pip install agentflow-{vendor.replace('_', '-')}")
         raise UnsupportedProviderError(
             f"no installed plugin provides vendor {vendor!r} (used by {user}); "
-            f"installed vendors: {names}.{hint} To add it: pip install "
-            f"agentflow-{vendor.replace('_', '-')}", provider=provider, model=name)
+            f"installed vendors: {names}.{hint}{add}", provider=provider, model=name)
 
     def _not_found(self, name: str) -> ModelNotFoundError:
         known = self.available_models()
         close = did_you_mean(name, known, limit=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         where = f"in {self._config.source}" if self._config.source else "in the configuration"
+        advice = ("Run `agentflow models` to list the available models." if self._host.providers()
+                  else f"{NO_VENDOR_PLUGIN[0].upper()}{NO_VENDOR_PLUGIN[1:]}.")
         return ModelNotFoundError(
             f"no model named {name!r} {where} or in the installed plugins' catalogs.{hint} "
-            "Run `agentflow models` to list the available models.",
-            suggestions=close, model=name)
+            f"{advice}", suggestions=close, model=name)
 
 
 #: The circuit breaker when no configuration says otherwise.

@@ -226,6 +226,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from agentflow._api.facade import AgentFlow
 
     _init(args)
+    _warn_without_vendor_plugin()
     rows = AgentFlow.runtime().registry.describe()
     if args.json:
         _print_json(rows)
@@ -251,17 +252,29 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     from agentflow._plugins.host import get_plugin_host
 
     infos = get_plugin_host().plugin_infos()
+    _warn_without_vendor_plugin()
+    # A plugin that failed to load is listed, and the command fails: scripts and CI notice.
+    status = EXIT_FAILURE if any(i.error for i in infos) else EXIT_OK
     if args.json:
         _print_json([{"name": i.name, "distribution": i.distribution, "version": i.version,
                       "providers": list(i.providers), "hooks": list(i.hooks),
                       "error": i.error} for i in infos])
-        return EXIT_OK
+        return status
     rows = [[i.name, f"{i.distribution or '-'} {i.version or ''}".strip(),
              ", ".join(i.providers) or "-",
              f"FAILED: {i.error}" if i.error else ", ".join(
                  h.removeprefix("agentflow_") for h in i.hooks)] for i in infos]
     _print_table(["PLUGIN", "DISTRIBUTION", "PROVIDERS", "HOOKS"], rows)
-    return EXIT_OK
+    return status
+
+
+def _warn_without_vendor_plugin() -> None:
+    """With no vendor plugin installed, nothing can be called: say what to install."""
+    from agentflow._plugins.host import get_plugin_host
+    from agentflow.config._install_hints import NO_VENDOR_PLUGIN
+
+    if not get_plugin_host().providers():
+        print(f"agentflow: {NO_VENDOR_PLUGIN}", file=sys.stderr)
 
 
 def _cmd_config_schema(args: argparse.Namespace) -> int:

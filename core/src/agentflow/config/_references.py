@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agentflow.config._install_hints import install_phrase
 from agentflow.config._problems import Anchor, Problem, did_you_mean, suggestion
 from agentflow.config._secrets import api_key_env_problem, unset_phrase
 from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
@@ -187,9 +188,12 @@ def _installed(providers: Mapping[str, ProviderSpec]) -> str:
 
 def _unknown_vendor(vendor: str, providers: Mapping[str, ProviderSpec]) -> str:
     plugin = f"agentflow-{vendor.replace('_', '-')}"
+    phrase = install_phrase(vendor, providers)
     if not providers:
-        return (f"unknown vendor {vendor!r}; no vendor plugin is installed (try pip install "
-                f"{plugin})")
+        return (f"unknown vendor {vendor!r}; no vendor plugin is installed (try "
+                f"{phrase or f'pip install {plugin}'})")
+    if phrase is not None:
+        return f"unknown vendor {vendor!r}{_installed(providers)}; to use it: {phrase}"
     hint = suggestion(vendor, providers) or f" (is {plugin} installed?)"
     return f"unknown vendor {vendor!r}{_installed(providers)}{hint}"
 

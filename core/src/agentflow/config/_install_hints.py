@@ -1,0 +1,55 @@
+"""What to install for a vendor: the distributions published from agentflow's repository.
+
+An install hint names only a distribution that exists. A name guessed from the vendor
+(``agentflow-ollama``) may belong to nobody, and then to whoever registers it first: suggesting
+it invites typosquatting. The core knows no vendor's behaviour; this table only knows, for its
+messages, which first-party distribution serves a vendor name, including the names of services
+reached through another vendor (Ollama, vLLM and llama.cpp speak OpenAI's format).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+#: A vendor name as a configuration may write it -> (the distribution, the vendor to write).
+KNOWN_VENDORS: dict[str, tuple[str, str]] = {
+    "openai": ("agentflow-openai", "openai"),
+    "openai_compatible": ("agentflow-openai", "openai_compatible"),
+    "anthropic": ("agentflow-anthropic", "anthropic"),
+    "google": ("agentflow-google", "google"),
+    "moonshot": ("agentflow-moonshot", "moonshot"),
+    "moonshot_cn": ("agentflow-moonshot", "moonshot_cn"),
+    "claude": ("agentflow-anthropic", "anthropic"),
+    "gemini": ("agentflow-google", "google"),
+    "kimi": ("agentflow-moonshot", "moonshot"),
+    "ollama": ("agentflow-openai", "openai_compatible"),
+    "vllm": ("agentflow-openai", "openai_compatible"),
+    "llama_cpp": ("agentflow-openai", "openai_compatible"),
+    "llamacpp": ("agentflow-openai", "openai_compatible"),
+    "lm_studio": ("agentflow-openai", "openai_compatible"),
+    "lmstudio": ("agentflow-openai", "openai_compatible"),
+}
+
+#: The sentence for a process with no vendor plugin at all.
+NO_VENDOR_PLUGIN = (
+    "no vendor plugin is installed; install one, e.g. pip install agentflow-openai (or "
+    "agentflow-anthropic, agentflow-google, agentflow-moonshot)")
+
+
+def install_phrase(vendor: str, installed: Collection[str]) -> str | None:
+    """How to get ``vendor``, given the vendors ``installed``; None for a vendor that no
+    first-party distribution serves.
+
+    ``pip install agentflow-anthropic``; for a service reached through another vendor,
+    ``write vendor: openai_compatible (agentflow-openai, installed, serves ollama)`` or
+    ``pip install agentflow-openai and write vendor: openai_compatible``.
+    """
+    known = KNOWN_VENDORS.get(vendor.lower().replace("-", "_").replace(".", "_"))
+    if known is None:
+        return None
+    distribution, target = known
+    if target == vendor:
+        return f"pip install {distribution}"
+    if target in installed:
+        return f"write vendor: {target} ({distribution}, installed, serves {vendor})"
+    return f"pip install {distribution} and write vendor: {target}"
