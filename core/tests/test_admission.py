@@ -8,6 +8,7 @@ import sys
 import anyio
 import pytest
 from echo_vendor import EchoVendor
+from virtual import Exchanges, InProcessFake, virtual_time
 
 from agentflow import CircuitOpenError, HttpError, LLMClientBuilder, RateLimitError
 from agentflow._plugins.host import PluginHost
@@ -40,17 +41,19 @@ async def make_runtime(server, monkeypatch):
     server.clear()
     made = []
 
-    def make(rate_limit=None, breaker=None, models=None, backup=False, retries=0):
+    def make(rate_limit=None, breaker=None, models=None, backup=False, retries=0,
+             transport=None, fake=None):
         host = PluginHost(entry_points=False)
         host.register(EchoVendor())
-        url = server.base_url("echo")
+        url = (fake or server).base_url("echo")
         providers = {"echo": ProviderConfig(base_url=url, rate_limit=rate_limit,
                                             circuit_breaker=breaker)}
         if backup:
             providers["backup"] = ProviderConfig(vendor="echo", base_url=url)
         runtime = Runtime(host=host, config=Config(
             providers=providers, models=models or {},
-            defaults=Defaults(max_retries=retries, retry_delay_ms=1)))
+            defaults=Defaults(max_retries=retries, retry_delay_ms=1)),
+            transport=fake.transport if fake is not None else transport)
         made.append(runtime)
         return runtime
 
@@ -134,70 +137,86 @@ async def test_the_breaker_can_be_turned_off(make_runtime, server):
 # --- rate limits ---------------------------------------------------------------------------------
 
 
-async def test_requests_per_minute_wait_instead_of_failing(make_runtime, server):
-    runtime = make_runtime(rate_limit=RateLimitConfig(requests_per_minute=120))
+def in_process():
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor())
+    return InProcessFake(host)
+
+
+@virtual_time()
+async def test_requests_per_minute_wait_instead_of_failing(make_runtime):
+    # Virtual time: the 120 calls take none, so the bucket is empty for the 121st, however
+    # slow the machine (on a real clock they refilled it while they ran).
+    fake = in_process()
+    runtime = make_runtime(rate_limit=RateLimitConfig(requests_per_minute=120), fake=fake)
     events = Events()
     for _ in range(120):
         await ask(runtime).execute()
     started = anyio.current_time()
     await ask(runtime).with_metrics(events).execute()
-    # 120 a minute is one every 0.5 s; the calls before refilled the bucket a little.
-    assert anyio.current_time() - started >= 0.25
+    assert anyio.current_time() - started == pytest.approx(0.5)  # 120 a minute: one per 0.5 s
     waits = [e for e in events.seen if e.event_type == "llm.ratelimit.wait"]
-    assert len(waits) == 1
-    assert waits[0].metadata["waited_ms"] >= 250
+    assert [wait.metadata["waited_ms"] for wait in waits] == [500]
+    assert len(fake.requests) == 121
 
 
 async def test_max_concurrent_holds_over_http(make_runtime, server):
-    runtime = make_runtime(rate_limit=RateLimitConfig(max_concurrent=5))
-    server.script("echo", *[Reply(text="ok", delay=0.01)] * 60)
+    exchanges = Exchanges()
+    runtime = make_runtime(rate_limit=RateLimitConfig(max_concurrent=5),
+                           transport=exchanges.transport)
+    # The first five answers wait long enough for the test to see all five held at once.
+    server.script("echo", *[Reply(text="ok", delay=30)] * 5)
     limiter = limiter_of(runtime)
-    peak = 0
-
-    async def watch():
-        nonlocal peak
-        while True:
-            peak = max(peak, limiter.in_flight)
-            await anyio.sleep(0.001)
-
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(watch)
-        async with anyio.create_task_group() as calls:
-            for _ in range(60):
-                calls.start_soon(ask(runtime).execute)
-        tasks.cancel_scope.cancel()
-    assert peak == 5
+    async with anyio.create_task_group() as calls:
+        for _ in range(60):
+            calls.start_soon(ask(runtime).execute)
+        await server.wait_for_requests(5)
+        await anyio.wait_all_tasks_blocked()
+        assert (limiter.in_flight, exchanges.open, len(server.requests)) == (5, 5, 5)
+        calls.cancel_scope.cancel()
+    assert exchanges.peak == 5  # never a sixth exchange, whatever the order of events
     assert limiter.in_flight == 0
+    server.clear()
+    async with anyio.create_task_group() as calls:
+        for _ in range(55):
+            calls.start_soon(ask(runtime).execute)
+    assert exchanges.peak == 5
+    assert (limiter.in_flight, exchanges.open, len(server.requests)) == (0, 0, 55)
 
 
 async def test_a_model_limit_applies_on_top_of_its_providers(make_runtime, server):
+    exchanges = Exchanges()
     runtime = make_runtime(models={"solo": ModelConfig(
-        vendor="echo", rate_limit=RateLimitConfig(max_concurrent=1))})
+        vendor="echo", rate_limit=RateLimitConfig(max_concurrent=1))},
+        transport=exchanges.transport)
     server.script("echo", *[Reply(text="ok", delay=0.05)] * 4)
-    started = anyio.current_time()
     async with anyio.create_task_group() as calls:
         for _ in range(4):
             calls.start_soon(ask(runtime, "solo").execute)
-    assert anyio.current_time() - started >= 0.2  # one at a time
+    assert (exchanges.peak, exchanges.sent) == (1, 4)  # one at a time
 
 
-async def test_a_vendor_429_slows_every_caller_down(make_runtime, server):
-    runtime = make_runtime()
-    server.script("echo", Reply(status=429, retry_after=0.3), Reply(text="later"))
+@virtual_time()
+async def test_a_vendor_429_slows_every_caller_down(make_runtime):
+    fake = in_process()
+    runtime = make_runtime(fake=fake)
+    fake.script("echo", Reply(status=429, retry_after=0.3), Reply(text="later"))
     with pytest.raises(RateLimitError):
         await ask(runtime).execute()
     started = anyio.current_time()
     assert await ask(runtime).execute() == "later"
-    assert anyio.current_time() - started >= 0.28
+    assert anyio.current_time() - started == pytest.approx(0.3)
 
 
 async def test_a_cancelled_call_frees_its_slot(make_runtime, server):
     runtime = make_runtime(rate_limit=RateLimitConfig(max_concurrent=1))
-    server.script("echo", Reply(text="never read", delay=5), Reply(text="next"))
-    with anyio.move_on_after(0.1):
-        await ask(runtime).execute()
+    server.script("echo", Reply(text="never read", delay=30), Reply(text="next"))
+    async with anyio.create_task_group() as calls:
+        calls.start_soon(ask(runtime).execute)
+        await server.wait_for_requests(1)  # cancelled once the server has it, not before
+        calls.cancel_scope.cancel()
     assert limiter_of(runtime).in_flight == 0
-    with anyio.fail_after(2):
+    with anyio.fail_after(20):  # a hang would be the bug
         assert await ask(runtime).execute() == "next"
 
 
@@ -206,21 +225,31 @@ async def test_a_stream_holds_its_slot_until_it_is_closed(make_runtime, server):
     runtime = make_runtime(rate_limit=RateLimitConfig(max_concurrent=1))
     stream = await ask(runtime).execute_streaming()
     assert limiter_of(runtime).in_flight == 1
-    with anyio.move_on_after(0.1) as waiting:
-        await ask(runtime).execute()
-    assert waiting.cancelled_caught  # the second call waited for the slot
-    await stream.aclose()
+    answers = []
+
+    async def second():
+        answers.append(await ask(runtime).execute())
+
+    async with anyio.create_task_group() as calls:
+        calls.start_soon(second)
+        await anyio.wait_all_tasks_blocked()
+        assert (answers, len(server.requests)) == ([], 1)  # the second call waits for the slot
+        await stream.aclose()
+    assert len(answers) == 1
+    assert len(server.requests) == 2
     assert limiter_of(runtime).in_flight == 0
-    assert await ask(runtime).execute()
 
 
+@pytest.mark.soak
 async def test_2000_concurrent_calls_under_limits_complete_and_leave_nothing(make_runtime,
                                                                           server):
     # Retries as users have them: under this load the server may drop an idle keep-alive
     # connection just as it is reused, which a retry absorbs.
+    exchanges = Exchanges()
     runtime = make_runtime(rate_limit=RateLimitConfig(requests_per_minute=1_000_000,
                                                       tokens_per_minute=100_000_000,
-                                                      max_concurrent=100), retries=2)
+                                                      max_concurrent=100), retries=2,
+                           transport=exchanges.transport)
     limiter = limiter_of(runtime)
 
     async def burst(count):
@@ -243,8 +272,7 @@ async def test_2000_concurrent_calls_under_limits_complete_and_leave_nothing(mak
     grown_objects = len(gc.get_objects()) - objects_before
     grown_blocks = sys.getallocatedblocks() - blocks_before
     assert limiter.in_flight == 0
-    pool = runtime.pools.client_for(runtime.resolve("echo-1"))._transport._pool
-    assert sum(1 for c in pool.connections if not c.is_idle()) == 0
-    assert len(pool.connections) <= 100  # never more than the slots in flight
+    assert exchanges.open == 0  # no connection left busy
+    assert exchanges.peak <= 100  # never more exchanges at once than slots
     assert grown_objects < 2000, f"{grown_objects} more live objects after the burst"
     assert grown_blocks < 20_000, f"{grown_blocks} more memory blocks after the burst"

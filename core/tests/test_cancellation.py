@@ -1,11 +1,17 @@
 """A caller that gives up (a cancel scope, a cancelled asyncio task, a ``break`` out of a
-stream) leaves nothing behind: no connection stays busy, the pool serves the next call."""
+stream) leaves nothing behind: no connection stays busy, the pool serves the next call.
+
+Each cancel comes after an event (the fake server has the request, a chunk was read), never
+after a fixed sleep: a cancel that came before the request arrived would prove nothing and
+leave its scripted reply for the next call. Busy connections are counted by a recording
+transport under agentflow (``Runtime(transport=...)``)."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
 from echo_vendor import EchoVendor
+from virtual import Exchanges
 
 from agentflow import LLMClientBuilder
 from agentflow._plugins.host import PluginHost
@@ -31,9 +37,11 @@ async def runtime(server, monkeypatch):
     server.clear()
     host = PluginHost(entry_points=False)
     host.register(EchoVendor())
+    exchanges = Exchanges()
     runtime = Runtime(host=host, config=Config(
         providers={"echo": ProviderConfig(base_url=server.base_url("echo"))},
-        defaults=Defaults(max_retries=0)))
+        defaults=Defaults(max_retries=0)), transport=exchanges.transport)
+    runtime.exchanges = exchanges
     yield runtime
     await runtime.aclose()
 
@@ -43,10 +51,17 @@ def ask(runtime):
 
 
 def busy_connections(runtime) -> int:
-    """Connections of the echo pool that are still serving a request (httpcore's view)."""
-    settings = runtime.resolve("echo-1")
-    pool = runtime.pools.client_for(settings)._transport._pool
-    return sum(1 for connection in pool.connections if not connection.is_idle())
+    """Exchanges still open: a request on its way or a response not yet closed."""
+    return runtime.exchanges.open
+
+
+async def cancelled_once_the_server_has_it(runtime, server, count=1) -> None:
+    """Start ``count`` calls, wait until the server has them all, then cancel them."""
+    async with anyio.create_task_group() as tasks:
+        for _ in range(count):
+            tasks.start_soon(ask(runtime).execute)
+        await server.wait_for_requests(count)
+        tasks.cancel_scope.cancel()
 
 
 async def still_works(runtime, server) -> None:
@@ -55,24 +70,25 @@ async def still_works(runtime, server) -> None:
 
 
 async def test_cancel_scope_while_waiting_for_the_answer(runtime, server):
-    server.script("echo", Reply(text="too late", delay=5))
-    with anyio.move_on_after(0.1) as scope:
-        await ask(runtime).execute()
-    assert scope.cancelled_caught
+    server.script("echo", Reply(text="too late", delay=30))
+    await cancelled_once_the_server_has_it(runtime, server)
+    assert server.pending("echo") == 0  # the request took its reply, which never came back
     assert busy_connections(runtime) == 0
     await still_works(runtime, server)
 
 
 @cut_short
 async def test_cancel_scope_while_reading_a_stream(runtime, server):
-    server.script("echo", Reply(text="a b c d e f g h", chunk_delay=0.2))
+    server.script("echo", Reply(text="a b c d e f g h", chunk_delay=30))
     received = []
     stream = await ask(runtime).execute_streaming()
-    with anyio.move_on_after(0.3):
+    with anyio.CancelScope() as scope:
         async with stream:
             async for chunk in stream:
                 received.append(chunk.content)
-    assert 0 < len(received) < 8
+                scope.cancel()  # cancelled while waiting for the next chunk
+    assert scope.cancelled_caught
+    assert [piece.strip() for piece in received] == ["a"]
     assert busy_connections(runtime) == 0
     await still_works(runtime, server)
 
@@ -92,12 +108,9 @@ async def test_breaking_out_of_a_stream_loop(runtime, server):
 
 @cut_short
 async def test_many_cancelled_calls_leave_the_pool_idle(runtime, server):
-    server.script("echo", *[Reply(text="slow", delay=5)] * 50)
-    async with anyio.create_task_group() as tasks:
-        for _ in range(50):
-            tasks.start_soon(ask(runtime).execute)
-        await anyio.sleep(0.2)
-        tasks.cancel_scope.cancel()
+    server.script("echo", *[Reply(text="slow", delay=30)] * 50)
+    await cancelled_once_the_server_has_it(runtime, server, 50)
+    assert runtime.exchanges.peak == 50
     assert busy_connections(runtime) == 0
     server.clear()
     await still_works(runtime, server)
@@ -107,9 +120,9 @@ async def test_many_cancelled_calls_leave_the_pool_idle(runtime, server):
 async def test_asyncio_task_cancel(runtime, server):
     import asyncio
 
-    server.script("echo", Reply(text="too late", delay=5))
+    server.script("echo", Reply(text="too late", delay=30))
     task = asyncio.ensure_future(ask(runtime).execute())
-    await asyncio.sleep(0.1)
+    await server.wait_for_requests(1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -174,9 +174,8 @@ async def test_http_error_mapped_by_the_plugin_without_retry(runtime, server):
 async def test_retry_after_is_honoured_then_success(runtime, server):
     server.script("echo", Reply(status=429, retry_after=0.05), Reply(text="finally"))
     metrics = MetricsCollector()
-    started = anyio.current_time()
     assert await ask(runtime).prompt("hi").with_metrics(metrics).execute() == "finally"
-    assert anyio.current_time() - started >= 0.05
+    # How long it waited is test_retry.py's test_retry_after_is_waited_for, on virtual time.
     assert len(server.requests) == 2
     assert metrics.snapshot()["llm.retries"] == 1
 

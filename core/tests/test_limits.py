@@ -6,6 +6,7 @@ import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from virtual import virtual_time
 
 from agentflow._limits.rates import (
     DEFAULT_ANSWER_TOKENS,
@@ -121,18 +122,20 @@ async def test_no_limits_means_no_waiting_and_a_count():
     assert limiter.in_flight == 0
 
 
+@virtual_time()
 async def test_requests_per_minute_make_the_overflow_wait():
-    limiter = RequestLimiter(requests_per_minute=600)  # ten a second, 600 at once
+    limiter = RequestLimiter(requests_per_minute=600, clock=anyio.current_time)  # 10 a second
     for _ in range(600):
         (await limiter.acquire()).release()
     started = anyio.current_time()
     permit = await limiter.acquire()
-    assert anyio.current_time() - started >= 0.09
-    assert permit.waited >= 0.09
+    assert anyio.current_time() - started == pytest.approx(0.1)
+    assert permit.waited == pytest.approx(0.1)
 
 
+@virtual_time()
 async def test_waits_are_served_in_arrival_order():
-    limiter = RequestLimiter(requests_per_minute=1200)  # one every 50 ms once empty
+    limiter = RequestLimiter(requests_per_minute=1200, clock=anyio.current_time)  # 1 per 50 ms
     for _ in range(1200):
         (await limiter.acquire()).release()
     order: list[int] = []
@@ -148,8 +151,9 @@ async def test_waits_are_served_in_arrival_order():
     assert order == [0, 1, 2, 3, 4]
 
 
+@virtual_time()
 async def test_a_cancelled_waiter_gives_its_turn_back():
-    clock_limiter = RequestLimiter(requests_per_minute=600)
+    clock_limiter = RequestLimiter(requests_per_minute=600, clock=anyio.current_time)
     for _ in range(600):
         (await clock_limiter.acquire()).release()
     with anyio.move_on_after(0.02):
@@ -157,12 +161,13 @@ async def test_a_cancelled_waiter_gives_its_turn_back():
     started = anyio.current_time()
     await clock_limiter.acquire()
     waited = anyio.current_time() - started
-    assert waited < 0.12  # not 0.2: the cancelled reservation was returned
+    assert waited == pytest.approx(0.08)  # not 0.18: the cancelled reservation was returned
     assert clock_limiter.in_flight == 1
 
 
+@virtual_time()
 async def test_max_concurrent_is_never_exceeded():
-    limiter = RequestLimiter(max_concurrent=7)
+    limiter = RequestLimiter(max_concurrent=7, clock=anyio.current_time)
     peak = 0
 
     async def work() -> None:
@@ -179,8 +184,10 @@ async def test_max_concurrent_is_never_exceeded():
     assert limiter.in_flight == 0
 
 
+@virtual_time()
 async def test_cancelled_while_waiting_for_a_slot_leaves_nothing_held():
-    limiter = RequestLimiter(max_concurrent=1, requests_per_minute=6000)
+    limiter = RequestLimiter(max_concurrent=1, requests_per_minute=6000,
+                             clock=anyio.current_time)
     held = await limiter.acquire()
     with anyio.move_on_after(0.05):
         await limiter.acquire()
@@ -190,12 +197,13 @@ async def test_cancelled_while_waiting_for_a_slot_leaves_nothing_held():
     (await limiter.acquire()).release()
 
 
+@virtual_time()
 async def test_a_vendor_429_pauses_even_an_unlimited_limiter():
-    limiter = RequestLimiter()
+    limiter = RequestLimiter(clock=anyio.current_time)
     limiter.penalize(0.15)
     started = anyio.current_time()
     (await limiter.acquire()).release()
-    assert anyio.current_time() - started >= 0.14
+    assert anyio.current_time() - started == pytest.approx(0.15)
     (await limiter.acquire()).release()
     assert limiter.limited is False  # back on the fast path once the pause is over
 

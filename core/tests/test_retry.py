@@ -13,6 +13,7 @@ import anyio
 import pytest
 from echo_vendor import EchoVendor
 from raw_server import RawServer, reset, send_json
+from virtual import InProcessFake, virtual_time
 
 from agentflow import (
     ExecutionEvent,
@@ -117,6 +118,23 @@ async def runtime(server, monkeypatch):
     await runtime.aclose()
 
 
+@pytest.fixture
+async def fake(monkeypatch):
+    """The echo emulation in-process, for tests on virtual time (``@virtual_time()``)."""
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor())
+    return InProcessFake(host)
+
+
+@pytest.fixture
+async def virtual_runtime(fake):
+    runtime = runtime_for(fake.base_url("echo"))
+    runtime.use_transport(fake.transport)
+    yield runtime
+    await runtime.aclose()
+
+
 def ask(runtime):
     return LLMClientBuilder("echo-1", runtime=runtime).prompt("hi")
 
@@ -155,12 +173,13 @@ async def test_no_retry_on_a_client_error(runtime, server, status):
 
 
 @pytest.mark.anyio
-async def test_retry_after_is_waited_for(runtime, server):
-    server.script("echo", Reply(status=429, retry_after=0.3), Reply(text="ok"))
+@virtual_time()
+async def test_retry_after_is_waited_for(virtual_runtime, fake):
+    fake.script("echo", Reply(status=429, retry_after=0.3), Reply(text="ok"))
     events = Events()
     started = anyio.current_time()
-    assert await ask(runtime).with_metrics(events).execute() == "ok"
-    assert anyio.current_time() - started >= 0.3
+    assert await ask(virtual_runtime).with_metrics(events).execute() == "ok"
+    assert anyio.current_time() - started == pytest.approx(0.3)
     assert [e.metadata["delay_ms"] for e in events.of("llm.retry")] == [300]
 
 
@@ -180,30 +199,35 @@ async def test_advice_beyond_the_cap_ends_the_retries_at_once(server, monkeypatc
 
 
 @pytest.mark.anyio
-async def test_a_timeout_before_the_answer_is_retried(runtime, server):
-    server.script("echo", Reply(text="slow", delay=1.0), Reply(text="quick"))
-    assert await ask(runtime).timeout(10, read=0.2).execute() == "quick"
-    assert len(server.requests) == 2
+@virtual_time()
+async def test_a_timeout_before_the_answer_is_retried(virtual_runtime, fake):
+    fake.script("echo", Reply(text="slow", delay=1.0), Reply(text="quick"))
+    started = anyio.current_time()
+    assert await ask(virtual_runtime).timeout(10, read=0.2).execute() == "quick"
+    assert len(fake.requests) == 2
+    assert 0.2 <= anyio.current_time() - started <= 0.2 + 0.001  # + a jittered 1 ms delay
 
 
 @pytest.mark.anyio
-async def test_the_final_error_lists_each_attempt(runtime, server):
-    server.script("echo", Reply(status=503), Reply(text="slow", delay=1.0), Reply(status=500),
-                  Reply(status=529))
+@virtual_time()
+async def test_the_final_error_lists_each_attempt(virtual_runtime, fake):
+    fake.script("echo", Reply(status=503), Reply(text="slow", delay=1.0), Reply(status=500),
+                Reply(status=529))
     with pytest.raises(HttpError) as caught:
-        await ask(runtime).timeout(10, read=0.2).execute()
+        await ask(virtual_runtime).timeout(10, read=0.2).execute()
     assert caught.value.attempts == ("503", "read timeout", "500", "529")
     assert "[4 attempts: 503, read timeout, 500, 529]" in str(caught.value)
 
 
 @pytest.mark.anyio
-async def test_no_retry_wait_outlasts_the_total_limit(runtime, server):
-    server.script("echo", Reply(status=429, retry_after=2), Reply(text="too late"))
+@virtual_time()
+async def test_no_retry_wait_outlasts_the_total_limit(virtual_runtime, fake):
+    fake.script("echo", Reply(status=429, retry_after=2), Reply(text="too late"))
     started = anyio.current_time()
     with pytest.raises(RateLimitError):
-        await ask(runtime).timeout(0.5).execute()
-    assert anyio.current_time() - started < 0.5
-    assert len(server.requests) == 1
+        await ask(virtual_runtime).timeout(0.5).execute()
+    assert anyio.current_time() - started == 0  # given up at once, not at the limit
+    assert len(fake.requests) == 1
 
 
 @pytest.mark.anyio
