@@ -19,6 +19,7 @@ from agentflow._runtime.current import close_current_runtime, current_runtime, u
 from agentflow._runtime.runtime import Runtime
 
 if TYPE_CHECKING:
+    from agentflow._http.transport import TransportChoice
     from agentflow._observe.events import MetricsCollector
     from agentflow._ops.health import ProviderHealth
     from agentflow._ops.reload import ConfigWatcher
@@ -162,6 +163,20 @@ class AgentFlow:
     def register_plugin(cls, plugin: object, name: str | None = None) -> str:
         """Register an in-process plugin (an object or module with ``@hookimpl`` functions)."""
         return cls.runtime().host.register(plugin, name)
+
+    @classmethod
+    def use_transport(cls, transport: TransportChoice) -> None:
+        """Carry every later request through ``transport`` instead of the network, as
+        httpx's ``transport=`` does; ``None`` goes back to the network.
+
+        ``transport`` is an ``httpx.AsyncBaseTransport`` (``httpx.MockTransport(handler)``, a
+        recording wrapper), shared by every provider and never closed by agentflow; or a
+        factory ``(settings) -> httpx.AsyncBaseTransport`` called for each new connection
+        pool (one per provider and event loop), whose transports agentflow closes with the
+        pools. Rate limits, retries, timeouts, events and the plugins' hooks all still run;
+        only the bytes go elsewhere. See docs/testing.md.
+        """
+        cls.runtime().use_transport(transport)
 
     @classmethod
     async def aclose(cls) -> None:

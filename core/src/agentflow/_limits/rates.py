@@ -179,7 +179,7 @@ class RequestLimiter:
         if not self.limited:
             self.in_flight += 1
             return Permit(self, tokens, 0.0)
-        started = time.perf_counter()
+        started = self._clock()  # the limiter's clock: a test's virtual one too
         requests, budget = self.requests, self.tokens
         wait = requests.reserve(1) if requests is not None else 0.0
         if budget is not None:
@@ -201,7 +201,7 @@ class RequestLimiter:
                 budget.give_back(tokens)
             raise
         self.in_flight += 1
-        return Permit(self, tokens, time.perf_counter() - started)
+        return Permit(self, tokens, self._clock() - started)
 
     def penalize(self, seconds: float | None) -> None:
         """The vendor answered 429: start nothing for ``seconds`` (one second if it gave no

@@ -20,6 +20,7 @@ from agentflow._plugins.host import PluginHost, get_plugin_host
 from agentflow.errors import ConfigurationError, LLMError
 
 if TYPE_CHECKING:
+    from agentflow._http.transport import TransportChoice
     from agentflow._limits.admission import Limits
     from agentflow._observe.audit import AuditTrail
     from agentflow._observe.events import ExecutionEvent, MetricsCollector
@@ -33,10 +34,11 @@ logger = logging.getLogger("agentflow")
 class Runtime:
     """Configuration, plugins, connection pools and collectors for one process (or test)."""
 
-    def __init__(self, *, host: PluginHost | None = None, config: Config | None = None) -> None:
+    def __init__(self, *, host: PluginHost | None = None, config: Config | None = None,
+                 transport: TransportChoice = None) -> None:
         install_redaction()
         self.host = host if host is not None else get_plugin_host()
-        self.pools = PoolManager()
+        self.pools = PoolManager(transport)
         self.collectors: list[MetricsCollector] = []
         self._config = config
         self._registry: ModelRegistry | None = None
@@ -174,6 +176,14 @@ class Runtime:
             self.emit(ExecutionEvent(event_type=f"llm.circuit.{new}",
                                      node_id=f"provider.{provider}",
                                      metadata={"provider": provider, "previous": old}))
+
+    # transport -------------------------------------------------------------------------------
+
+    def use_transport(self, transport: TransportChoice) -> None:
+        """Send later requests through ``transport`` (an ``httpx.AsyncBaseTransport``, a
+        factory of one per pool, or ``None`` for the network); see
+        :data:`agentflow._http.transport.TransportChoice`."""
+        self.pools.use_transport(transport)
 
     # events ----------------------------------------------------------------------------------
 

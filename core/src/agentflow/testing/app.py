@@ -13,6 +13,7 @@ requests sit behind a lock; nothing else is shared.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -150,6 +151,9 @@ class FakeApp:
         self._scripts: dict[str, deque[Reply]] = {name: deque() for name in self._mounts}
         self._requests: list[RecordedRequest] = []
         self._recording = record
+        # Wake-ups of tasks in wait_for_requests (on any thread's event loop), called from the
+        # serving thread after each recorded request.
+        self._wakers: set[Callable[[], None]] = set()
         # Cancel scopes of the responses that wait (delays), so that stopping is immediate.
         # Touched only on the serving thread.
         self._waiting: set[anyio.CancelScope] = set()
@@ -183,6 +187,38 @@ class FakeApp:
         """Every request received so far, oldest first (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    async def wait_for_requests(self, count: int = 1, *, provider: str | None = None,
+                                timeout: float = 30.0) -> list[RecordedRequest]:
+        """Wait until ``count`` requests (to ``provider``, if given) have arrived since the
+        last :meth:`clear`; return those requests, oldest first.
+
+        Call it from the test's event loop (asyncio or trio); the app serves on another
+        thread and wakes it as each request is recorded. A request counts once its body has
+        been read, before any scripted delay. ``timeout`` (seconds) only guards against a
+        hang: it raises :class:`TimeoutError`. A request that arrived has taken its scripted
+        reply (if it matched a route), whether or not it is answered yet.
+        """
+        if not self._recording:
+            raise RuntimeError("this fake server keeps no requests (record=False); there is "
+                               "nothing to wait for")
+
+        def arrived() -> list[RecordedRequest]:
+            return [r for r in self.requests if provider is None or r.provider == provider]
+
+        with anyio.fail_after(timeout):
+            while len(seen := arrived()) < count:
+                event = anyio.Event()
+                wake = _threadsafe(event.set)
+                with self._lock:
+                    self._wakers.add(wake)
+                try:
+                    if len(arrived()) < count:  # one may have come before the waker was in
+                        await event.wait()
+                finally:
+                    with self._lock:
+                        self._wakers.discard(wake)
+        return seen
 
     def clear(self) -> None:
         """Forget the recorded requests and every reply still scripted."""
@@ -223,6 +259,9 @@ class FakeApp:
             return
         with self._lock:
             self._requests.append(request)
+            wakers = list(self._wakers)
+        for wake in wakers:
+            wake()
 
     # ASGI ------------------------------------------------------------------------------------
 
@@ -258,6 +297,10 @@ class FakeApp:
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         parsed, problem = _parse_json(body, headers.get("content-type", ""))
         match = self._match(method, path)
+        # The scripted reply is taken before the request is recorded, so that a test which
+        # saw the request arrive (wait_for_requests) knows it has its reply too.
+        answered = match.route is not None and problem is None
+        reply = self._next_reply(match.provider) if answered else Reply()
         self._record(RecordedRequest(provider=match.provider, method=method, path=path,
                                      query=query, headers=headers, json=parsed, body=body))
         if match.route is None:
@@ -267,7 +310,6 @@ class FakeApp:
             await _send_json(send, 400, _error(f"request body is not valid JSON: {problem}",
                                                "invalid_request_error"))
             return
-        reply = self._next_reply(match.provider)
         call = FakeCall(provider=match.provider, method=method, path=path,
                         path_params=match.params, query=query, headers=headers, body=body,
                         json=parsed, reply=reply)
@@ -296,6 +338,33 @@ class FakeApp:
                 await _send_json(send, 503, _error("the fake server is stopping", "unavailable"))
                 return
             raise ConnectionCut("the fake server stopped during the response")
+
+
+def _threadsafe(function: Callable[[], None]) -> Callable[[], None]:
+    """``function``, callable from any thread: it runs soon on the event loop (asyncio loop
+    or trio run) that called this, without blocking the caller; once that loop has ended,
+    calling it does nothing."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        def on_asyncio() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(function)
+
+        return on_asyncio
+    import trio  # not asyncio, so trio runs this
+
+    token = trio.lowlevel.current_trio_token()
+
+    def on_trio() -> None:
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(function)
+
+    return on_trio
 
 
 def _under(path: str, prefix: str) -> bool:

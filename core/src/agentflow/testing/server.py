@@ -119,6 +119,21 @@ class FakeServer:
         """Every request the server received so far, oldest first (a copy)."""
         return self.app.requests
 
+    async def wait_for_requests(self, count: int = 1, *, provider: str | None = None,
+                                timeout: float = 30.0) -> list[RecordedRequest]:
+        """Wait until ``count`` requests (to ``provider``, if given) have reached the server
+        since the last :meth:`clear`, and return them: the event a test waits on instead of
+        sleeping and hoping the request got there (before cancelling a call, say)::
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(call)
+                await server.wait_for_requests(1)   # the server has the request now
+                tasks.cancel_scope.cancel()
+
+        Works under asyncio and trio. ``timeout`` only guards against a hang (TimeoutError).
+        """
+        return await self.app.wait_for_requests(count, provider=provider, timeout=timeout)
+
     def clear(self) -> None:
         """Forget the recorded requests and every reply still scripted."""
         self.app.clear()
