@@ -86,7 +86,7 @@ async def test_a_call_running_during_a_reload_finishes_on_its_settings(runtime, 
 
     async with anyio.create_task_group() as group:
         group.start_soon(slow_call)
-        await anyio.sleep(0.1)
+        await server.wait_for_requests(1)  # the slow call is out, on the first settings
         path.write_text(config_text(server, model_id="second"))
         runtime.reload_config()
         await ask(runtime).execute()
@@ -145,7 +145,7 @@ async def test_limits_and_circuits_of_unchanged_providers_keep_their_state(runti
     assert runtime.limits.provider_limiter(runtime.resolve("main")).requests is not None
 
 
-async def wait_for(condition, seconds=5.0):
+async def wait_for(condition, seconds=60.0):  # the watcher looks every 0.02 s
     with anyio.fail_after(seconds):
         while not condition():
             await anyio.sleep(0.02)
