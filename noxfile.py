@@ -70,7 +70,7 @@ DIST = ROOT / "dist"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "tests_core", "tests_plugin", "tests_integration",
-                        "build", "install"]
+                        "tests_redis_fleet", "build", "install"]
 nox.options.error_on_missing_interpreters = True
 
 

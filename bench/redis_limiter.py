@@ -36,11 +36,11 @@ def admissions(kind: str, url: str | None, calls: int, interval: float) -> list[
         samples: list[float] = []
         for i in range(calls + 50):
             started = time.perf_counter()
-            probe = await breaker.enter()
+            probe = await breaker.aenter()
             permit = await limiter.acquire(100)
-            await permit.settle(80)
-            await permit.release()
-            await probe.success()
+            permit.settle(80)
+            await permit.aclose()
+            await probe.asuccess()
             if i >= 50:  # the first calls open connections and load the scripts
                 samples.append((time.perf_counter() - started) * 1e6)
             await anyio.sleep(interval)
@@ -53,11 +53,10 @@ def admissions(kind: str, url: str | None, calls: int, interval: float) -> list[
 
 
 def _guards(kind: str, url: str | None):
-    from agentflow_redis._limiter import StoreBreaker, StoreLimiter
-    from agentflow_redis._memory_store import MemoryLimitStore
+    from agentflow._limits.shared import StoreBreaker, StoreLimiter
+    from agentflow.limitstore import CircuitScope, LimitScope, MemoryLimitStore
     from agentflow_redis._settings import RedisSettings
     from agentflow_redis._store import RedisLimitStore
-    from agentflow_redis._store_protocol import CircuitScope, LimitScope
 
     scope = LimitScope(key="provider:bench", requests_per_minute=10**9,
                        tokens_per_minute=10**12, max_concurrent=10**6)

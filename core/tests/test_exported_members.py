@@ -70,5 +70,5 @@ def test_public_modules_are_exactly_the_user_and_plugin_author_surface():
                     for path in package.iterdir()
                     if not path.name.startswith(("_", ".")) and path.name != "py.typed"
                     and (path.suffix == ".py" or (path / "__init__.py").exists()))
-    assert public == ["cli", "config", "errors", "hookspecs", "sse", "testing", "types",
-                      "vendor"]
+    assert public == ["cli", "config", "errors", "hookspecs", "limitstore", "sse", "testing",
+                      "types", "vendor"]

@@ -18,6 +18,8 @@ Three kinds of hooks:
   ``@hookimpl(wrapper=True)`` on the same hooks;
 * *notify* hooks (``agentflow_record_event``, ``agentflow_configure``) are called on every
   plugin and return nothing;
+* the *factory* hook ``agentflow_limit_store`` is answered by the first plugin that returns
+  something (first-result, with no provider argument);
 * the *chain* hook ``agentflow_prepare_request`` is called on every plugin, each handed the
   request as the one before left it.
 """
@@ -29,11 +31,14 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from agentflow._observe.events import ExecutionEvent
     from agentflow.config import Config
     from agentflow.errors import LLMError
+    from agentflow.limitstore import LimitStore
     from agentflow.sse import ServerSentEvent
     from agentflow.testing.fake import FakeProvider
     from agentflow.types import (
@@ -201,6 +206,25 @@ def agentflow_configure(config: Config) -> None:
     error the line and column of the setting in the file.
 
     Notify hook: called on every plugin, before the configuration takes effect.
+    """
+
+
+@hookspec(firstresult=True)
+def agentflow_limit_store(config: Config, emit: Callable[[ExecutionEvent], None]
+                          ) -> LimitStore | None:
+    """Keep the state of rate limits and circuit breakers outside this process's memory.
+
+    :param config: the configuration becoming active (after ``agentflow_configure``); read
+        your settings from ``config.plugins``.
+    :param emit: delivers an :class:`~agentflow.ExecutionEvent` to the collectors and
+        exporters, for what the store wants known (a fallback, a recovery).
+    :returns: a :class:`~agentflow.limitstore.LimitStore`, or ``None`` to leave the state in
+        this process. The core then runs its limiters and breakers over the store: every step
+        (reserve, settle, lease a slot, pause after a 429, a circuit's admission and outcome)
+        is one call of the store, from any event loop of the process. Return the same store
+        for an unchanged configuration, so that a reload keeps its connections and state.
+
+    First-result hook (called once per configuration that becomes active).
     """
 
 

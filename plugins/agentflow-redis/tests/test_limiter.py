@@ -6,11 +6,11 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from agentflow._limits.shared import StoreBreaker, StoreLimiter
 from agentflow.errors import CircuitOpenError
-from agentflow_redis._limiter import StoreBreaker, StoreLimiter
+from agentflow.limitstore import CircuitScope, LimitScope
 from agentflow_redis._settings import RedisSettings
 from agentflow_redis._store import RedisLimitStore
-from agentflow_redis._store_protocol import CircuitScope, LimitScope
 
 pytestmark = pytest.mark.anyio
 
@@ -40,8 +40,8 @@ async def test_slots_are_capped_across_stores(store: RedisLimitStore, redis_url:
             got.set()
         await gate.wait()
         holding -= 1
-        await permit.release()
-        await permit.release()  # idempotent
+        await permit.aclose()
+        await permit.aclose()  # idempotent
         done += 1
 
     try:
@@ -64,7 +64,7 @@ async def test_a_cancelled_wait_gives_everything_back(store: RedisLimitStore) ->
     assert first.waited < 1
     with anyio.move_on_after(0.01):
         await limiter.acquire(ttl_seconds=60)  # owes a minute: cancelled while waiting
-    await first.release()
+    await first.aclose()
     # the cancelled caller's request went back to the bucket: the next one waits for the
     # first's refill only (about a minute), not for two
     wait = await store.reserve(scope, 0)
@@ -76,8 +76,8 @@ async def test_tokens_settle(store: RedisLimitStore) -> None:
     limiter = StoreLimiter(store, scope)
     assert limiter.tokens
     permit = await limiter.acquire(900)
-    await permit.settle(100)
-    await permit.release()
+    permit.settle(100)
+    await permit.aclose()
     assert await store.reserve(scope, 850) == 0.0
 
 
@@ -85,7 +85,7 @@ async def test_penalty_slows_the_other_store(store: RedisLimitStore, redis_url: 
     scope = LimitScope(key="provider:openai")
     second = other(redis_url)
     try:
-        await StoreLimiter(store, scope).penalize(30)
+        await StoreLimiter(store, scope).apenalize(30)
         assert 29 < await second.reserve(scope, 0) <= 30
     finally:
         await second.aclose()
@@ -99,16 +99,16 @@ async def test_the_breaker_opens_probes_once_and_closes(store: RedisLimitStore,
     mine = StoreBreaker(store, circuit, on_change=lambda old, new: heard.append((old, new)))
     theirs = StoreBreaker(second, circuit)
     try:
-        await (await mine.enter()).failure("503")
-        await (await theirs.enter()).failure("503")
+        await (await mine.aenter()).afailure("503")
+        await (await theirs.aenter()).afailure("503")
         assert heard == []  # the other process opened it
-        probe = await mine.enter()
+        probe = await mine.aenter()
         assert probe.is_probe
         with pytest.raises(CircuitOpenError, match="a probe request is under way"):
-            await theirs.enter()
-        await probe.success()
+            await theirs.aenter()
+        await probe.asuccess()
         assert heard == [("open", "half_open"), ("half_open", "closed")]
-        assert not (await theirs.enter()).is_probe
+        assert not (await theirs.aenter()).is_probe
     finally:
         await second.aclose()
 
@@ -116,9 +116,9 @@ async def test_the_breaker_opens_probes_once_and_closes(store: RedisLimitStore,
 async def test_an_abandoned_probe_frees_its_turn(store: RedisLimitStore) -> None:
     circuit = CircuitScope(key="openai", failure_threshold=1, cooldown_seconds=0.0)
     breaker = StoreBreaker(store, circuit)
-    await (await breaker.enter()).failure("read timeout")
-    probe = await breaker.enter()
+    await (await breaker.aenter()).afailure("read timeout")
+    probe = await breaker.aenter()
     with anyio.CancelScope() as scope:
         scope.cancel()
-        await probe.abandon()  # shielded: it reaches Redis although its caller is cancelled
-    assert (await breaker.enter()).is_probe
+        await probe.aabandon()  # shielded: it reaches Redis although its caller is cancelled
+    assert (await breaker.aenter()).is_probe

@@ -9,11 +9,10 @@ import socket
 import anyio
 import pytest
 
+from agentflow.limitstore import CircuitScope, LimitScope, LimitStore, MemoryLimitStore
 from agentflow_redis import LimitStoreUnavailable
-from agentflow_redis._memory_store import MemoryLimitStore
 from agentflow_redis._settings import RedisSettings
 from agentflow_redis._store import RedisLimitStore
-from agentflow_redis._store_protocol import CircuitScope, LimitScope, LimitStore
 from agentflow_redis.testing import RedisServer
 
 pytestmark = pytest.mark.anyio

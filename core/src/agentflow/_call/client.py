@@ -87,7 +87,7 @@ class LLMClient:
                 result = self._parse(response)
                 admission.settle(result.usage.total_tokens if result.usage else None)
             finally:
-                admission.release()
+                await admission.aclose()
         except TimeoutError as exc:
             error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
             report.failed(error)
@@ -143,7 +143,7 @@ class LLMClient:
             map_error=self._stream_transport_error,
             on_chunk=report.chunk,
             on_finish=finished,
-            on_close=admission.release,
+            on_close=admission.aclose,
         )
 
     def _report(self, *, stream: bool) -> CallReport:
@@ -184,16 +184,17 @@ class LLMClient:
             attempt += 1
             self._attempts = attempt
             try:
-                probe = breaker.enter() if breaker is not None else None
+                hold = deadline - anyio.current_time()  # the longest this attempt may last
+                probe = await breaker.aenter(hold) if breaker is not None else None
             except CircuitOpenError as exc:
                 failures.append("circuit open")
                 raise _with_attempts(exc.with_context(model=settings.name), failures) from None
             self._queued = True
             try:
-                admission = await Admission.acquire(limiters, tokens)
+                admission = await Admission.acquire(limiters, tokens, ttl_seconds=hold)
             except BaseException:  # cancelled while queued: a probe gives its turn back
                 if probe is not None:
-                    probe.abandon()
+                    await probe.aabandon()
                 raise
             self._queued = False
             if admission.waited > 0:
@@ -204,25 +205,25 @@ class LLMClient:
                 response, error = await self._attempt(client, http_request, limits.read_kind,
                                                       stream=stream)
             except BaseException:  # cancelled: nothing stays held
-                admission.release()
+                await admission.aclose()
                 if probe is not None:
-                    probe.abandon()
+                    await probe.aabandon()
                 raise
             if error is None:
                 assert response is not None
                 if probe is not None:
-                    probe.success()
+                    await probe.asuccess()
                 return response, admission
-            admission.release()
+            await admission.aclose()
             if probe is not None:
                 if _provider_failed(error):
-                    probe.failure(_reason(error))
+                    await probe.afailure(_reason(error))
                 else:
-                    probe.success()
+                    await probe.asuccess()
             if isinstance(error, RateLimitError):
                 pause = _pause(error, policy)
                 for limiter in limiters:
-                    limiter.penalize(pause)
+                    await limiter.apenalize(pause)
             failures.append(_reason(error))
             delay = policy.delay(attempt, error) if policy.is_retryable(error) else None
             if delay is None or delay >= deadline - anyio.current_time():

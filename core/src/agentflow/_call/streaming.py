@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -53,7 +53,7 @@ class StreamingResponse:
         map_error: Callable[[Exception], LLMError],
         on_chunk: Callable[[StreamChunk], None],
         on_finish: Callable[[StreamChunk | None, LLMError | None], None],
-        on_close: Callable[[], None] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._response = response
         self._bytes = _body_iterator(response)
@@ -117,9 +117,9 @@ class StreamingResponse:
             self._on_finish(None, None)
         if not self._closed:
             self._closed = True
-            if self._on_close is not None:
-                self._on_close()  # the rate limiter's slot, whatever happens below
             with anyio.CancelScope(shield=True):
+                if self._on_close is not None:
+                    await self._on_close()  # the rate limiter's slot, whatever happens below
                 close_iterator = getattr(self._bytes, "aclose", None)
                 if close_iterator is not None:
                     await close_iterator()

@@ -13,7 +13,6 @@ request, with nothing private patched.
 from __future__ import annotations
 
 import functools
-import sys
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -53,15 +52,17 @@ if TYPE_CHECKING:
 
 def current_loop_token() -> object:
     """An object identifying the running event loop (a trio run or an asyncio loop)."""
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            return trio.lowlevel.current_trio_token()
-        except RuntimeError:
-            pass  # trio is imported but this code runs under asyncio
     import asyncio
 
-    return asyncio.get_running_loop()
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    # Not asyncio, so trio, which is imported since it runs this. (Asking trio first would
+    # touch a half-imported trio while another thread of the process is importing it.)
+    import trio
+
+    return trio.lowlevel.current_trio_token()
 
 
 class PoolManager:

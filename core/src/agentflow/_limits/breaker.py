@@ -54,6 +54,19 @@ class Probe:
             if self.is_probe:
                 self._breaker._probing = False
 
+    # The client reports through these, the same for a breaker whose state is shared.
+    async def asuccess(self) -> None:
+        """:meth:`success`."""
+        self.success()
+
+    async def afailure(self, reason: str) -> None:
+        """:meth:`failure`."""
+        self.failure(reason)
+
+    async def aabandon(self) -> None:
+        """:meth:`abandon`."""
+        self.abandon()
+
 
 class CircuitBreaker:
     """The breaker of one provider. ``on_change(old_state, new_state)`` hears transitions."""
@@ -92,6 +105,11 @@ class CircuitBreaker:
             f"{self.last_failure}), so requests to it fail fast for {self.cooldown_seconds:g} s; "
             f"{when}. Fallback models, if configured, are tried meanwhile.",
             provider=self.provider, retry_at=retry_at)
+
+    async def aenter(self, ttl_seconds: float | None = None) -> Probe:
+        """:meth:`enter`, as the client asks every breaker (``ttl_seconds``, how long a probe
+        may take, matters only to a shared store)."""
+        return self.enter()
 
     def snapshot(self) -> dict[str, object]:
         """The breaker's state, for metrics and health checks."""

@@ -136,6 +136,11 @@ class Permit:
         assert self._limiter is not None
         self._limiter._release_slot()
 
+    async def aclose(self) -> None:
+        """:meth:`release`, as the client releases every limiter's permit (a shared store's
+        takes a round trip)."""
+        self.release()
+
 
 _FREE = Permit(None, 0, 0.0)
 
@@ -171,10 +176,11 @@ class RequestLimiter:
                    tokens_per_minute=config.tokens_per_minute,
                    max_concurrent=config.max_concurrent, clock=clock)
 
-    async def acquire(self, tokens: int = 0) -> Permit:
+    async def acquire(self, tokens: int = 0, *, ttl_seconds: float | None = None) -> Permit:
         """Wait for the budget of one request of about ``tokens`` tokens, then for a slot.
 
-        A caller cancelled while waiting gives everything back.
+        A caller cancelled while waiting gives everything back. ``ttl_seconds`` (how long the
+        call may hold its slot) matters only to a shared store's leases.
         """
         if not self.limited:
             self.in_flight += 1
@@ -213,6 +219,10 @@ class RequestLimiter:
         for bucket in (self.requests, self.tokens):
             if bucket is not None:
                 bucket.pause(pause)
+
+    async def apenalize(self, seconds: float | None) -> None:
+        """:meth:`penalize`, as the client calls every limiter's."""
+        self.penalize(seconds)
 
     def _release_slot(self) -> None:
         self.in_flight -= 1

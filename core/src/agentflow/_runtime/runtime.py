@@ -99,13 +99,11 @@ class Runtime:
         The new registry and limits are built before the swap, so no request ever sees half
         of a change.
         """
-        from agentflow._limits.admission import Limits
-
         registry = self._new_registry(config)
-        limits = Limits(registry, on_circuit_change=self._circuit_changed)
+        self._configure_plugins(config, previous=self._config)
+        limits = self._new_limits(registry)
         if self._limits is not None:
             limits.adopt(self._limits)
-        self._configure_plugins(config, previous=self._config)
         self._config, self._registry, self._limits = config, registry, limits
         self.audit.config_loaded(config, text_sha256=text_sha256, reload=reload)
 
@@ -124,6 +122,14 @@ class Runtime:
                                          issues=exc.issues) from None
             where = f"configuration {config.source}: " if config.source else ""
             raise ConfigurationError(f"{where}{exc.message}", issues=exc.issues) from None
+
+    def _new_limits(self, registry: ModelRegistry) -> Limits:
+        """Limiters and breakers for ``registry``'s configuration, their state in the store a
+        plugin provides (``agentflow_limit_store``), else in this process."""
+        from agentflow._limits.admission import Limits
+
+        store = self.host.hook.agentflow_limit_store(config=registry.config, emit=self.emit)
+        return Limits(registry, on_circuit_change=self._circuit_changed, store=store)
 
     def _new_registry(self, config: Config) -> ModelRegistry:
         from agentflow._runtime.registry import ModelRegistry
@@ -150,9 +156,7 @@ class Runtime:
     def limits(self) -> Limits:
         """The rate limiters and circuit breakers of the active configuration."""
         if self._limits is None:
-            from agentflow._limits.admission import Limits
-
-            self._limits = Limits(self.registry, on_circuit_change=self._circuit_changed)
+            self._limits = self._new_limits(self.registry)
         return self._limits
 
     @property
@@ -246,5 +250,8 @@ class Runtime:
                     or self.host.hook.agentflow_record_event.get_hookimpls())
 
     async def aclose(self) -> None:
-        """Close the HTTP pools of the running event loop."""
+        """Close the HTTP pools of the running event loop (and its connections to a shared
+        limit store)."""
         await self.pools.aclose()
+        if self._limits is not None and self._limits.store is not None:
+            await self._limits.store.aclose()

@@ -17,7 +17,6 @@ Nothing here logs: the password in a URL stays in :class:`RedisAddress`, whose `
 from __future__ import annotations
 
 import ssl
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Union
 from urllib.parse import unquote, urlsplit
@@ -118,7 +117,7 @@ async def read_reply(stream: BufferedByteReceiveStream) -> Reply:
     """One RESP2 reply; an error reply is returned as a :class:`RedisReplyError` instance."""
     try:
         line = await stream.receive_until(b"\r\n", _MAX_LINE)
-    except (anyio.IncompleteRead, anyio.EndOfStream):
+    except (anyio.IncompleteRead, anyio.EndOfStream, anyio.BrokenResourceError):
         raise ProtocolError("Redis closed the connection") from None
     kind, rest = line[:1], line[1:]
     if kind == b"+":
@@ -131,7 +130,10 @@ async def read_reply(stream: BufferedByteReceiveStream) -> Reply:
             return None
         if size > _MAX_BULK:
             raise ProtocolError(f"a reply of {size} bytes is more than this client reads")
-        data = await stream.receive_exactly(size + 2)
+        try:
+            data = await stream.receive_exactly(size + 2)
+        except (anyio.IncompleteRead, anyio.EndOfStream, anyio.BrokenResourceError):
+            raise ProtocolError("Redis closed the connection") from None
         return data[:-2]
     if kind == b"*":
         count = int(rest)
@@ -151,20 +153,23 @@ class _Connection:
         self.reader = BufferedByteReceiveStream(stream)
 
     async def call(self, args: Sequence[Arg]) -> Reply:
-        await self.stream.send(encode(args))
+        try:
+            await self.stream.send(encode(args))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            raise ProtocolError(f"the connection to Redis broke ({type(exc).__name__})") from exc
         return await read_reply(self.reader)
 
 
 def _loop_token() -> object:
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            return trio.lowlevel.current_trio_token()
-        except RuntimeError:
-            pass  # trio is imported, but this runs under asyncio
     import asyncio
 
-    return asyncio.get_running_loop()
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    import trio  # not asyncio, so trio (imported: it runs this)
+
+    return trio.lowlevel.current_trio_token()
 
 
 class RedisClient:
@@ -192,12 +197,21 @@ class RedisClient:
         """
         token = _loop_token()
         idle = self._idle.setdefault(token, [])
-        connection = idle.pop() if idle else await self._connect()
+        reused = bool(idle)
+        connection = idle.pop() if reused else await self._connect()
         try:
             reply = await connection.call(args)
         except RedisReplyError:
             await self._put_back(token, connection)
             raise
+        except OSError:
+            await anyio.aclose_forcefully(connection.stream)
+            if not reused:
+                raise
+            # An idle connection that broke while unused (a restarted server): the others kept
+            # with it are broken too. Drop them all and try once on a new connection.
+            await self._drop_idle(token)
+            return await self.call(*args)
         except BaseException:
             await anyio.aclose_forcefully(connection.stream)
             raise
@@ -206,7 +220,10 @@ class RedisClient:
 
     async def aclose(self) -> None:
         """Close the idle connections of the running event loop."""
-        for connection in self._idle.pop(_loop_token(), []):
+        await self._drop_idle(_loop_token())
+
+    async def _drop_idle(self, token: object) -> None:
+        for connection in self._idle.pop(token, []):
             await anyio.aclose_forcefully(connection.stream)
 
     def forget(self) -> None:

@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING
 import anyio
 
 from agentflow.errors import LLMError
+from agentflow.limitstore import CircuitEntry, CircuitScope, LimitScope, MemoryLimitStore, Outcome
 from agentflow_redis import _scripts
-from agentflow_redis._memory_store import MemoryLimitStore
 from agentflow_redis._resp import Arg, RedisClient, RedisReplyError, Reply
-from agentflow_redis._store_protocol import CircuitEntry, CircuitScope, LimitScope, Outcome
 
 if TYPE_CHECKING:
     from agentflow_redis._settings import RedisSettings
