@@ -32,7 +32,7 @@ plugins:
 @pytest.fixture(scope="module")
 def server():
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai)
+    host.register(agentflow_openai.PLUGIN)
     with FakeServer.from_plugins(host) as running:
         yield running
 
@@ -44,7 +44,7 @@ async def runtime(server, monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     server.clear()
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai)
+    host.register(agentflow_openai.PLUGIN)
     host.register(agentflow_guard, name="guard")
     path = tmp_path / "agentflow.yml"
     path.write_text(CONFIG.format(base_url=server.base_url("openai")))

@@ -29,7 +29,7 @@ def runtime(monkeypatch):
     """A runtime with the installed guard's module, as its entry point registers it."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-guard-settings-0123456789")
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai)
+    host.register(agentflow_openai.PLUGIN)
     host.register(agentflow_guard, name="guard")
     yield Runtime(host=host)
     GUARD.configure(Config())  # the module's guard is the process's: leave it as found

@@ -18,7 +18,7 @@ def settings(provider: str, base_url: str) -> ModelSettings:
 @pytest.mark.parametrize(("provider", "base_url"), [
     ("moonshot", "https://api.moonshot.ai/v1"), ("moonshot_cn", "https://api.moonshot.cn/v1")])
 def test_the_check_lists_models_with_the_bearer_key(provider, base_url):
-    request = agentflow_moonshot.agentflow_check_provider(
+    request = agentflow_moonshot.PLUGIN.agentflow_check_provider(
         vendor=provider, settings=settings(provider, base_url))
     assert request is not None
     assert (request.method, str(request.url)) == ("GET", f"{base_url}/models")
@@ -27,7 +27,7 @@ def test_the_check_lists_models_with_the_bearer_key(provider, base_url):
 
 
 def test_other_vendors_are_not_answered():
-    assert agentflow_moonshot.agentflow_check_provider(
+    assert agentflow_moonshot.PLUGIN.agentflow_check_provider(
         vendor="openai", settings=settings("openai", "https://x")) is None
 
 

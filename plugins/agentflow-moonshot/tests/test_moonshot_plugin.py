@@ -11,13 +11,13 @@ from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
 from agentflow.testing import Reply
 from agentflow_moonshot import _catalog
-from agentflow_openai import _codec
+from agentflow_openai import chat as _codec
 
 pytestmark = pytest.mark.anyio
 
 
 def test_both_endpoints_are_registered_with_moonshots_limits():
-    specs = {spec.name: spec for spec in agentflow_moonshot.agentflow_register_providers()}
+    specs = {spec.name: spec for spec in agentflow_moonshot.PLUGIN.agentflow_register_providers()}
     assert specs["moonshot"].default_base_url == "https://api.moonshot.ai/v1"
     assert specs["moonshot_cn"].default_base_url == "https://api.moonshot.cn/v1"
     assert {spec.api_key_env for spec in specs.values()} == {"MOONSHOT_API_KEY"}
@@ -33,9 +33,9 @@ def test_the_catalog_has_current_kimi_and_v1_models():
 
 
 def test_hooks_leave_other_vendors_alone():
-    assert agentflow_moonshot.agentflow_build_request(
+    assert agentflow_moonshot.PLUGIN.agentflow_build_request(
         vendor="openai", request=None, settings=None) is None
-    assert agentflow_moonshot.agentflow_map_error(vendor="openai", response=None) is None
+    assert agentflow_moonshot.PLUGIN.agentflow_map_error(vendor="openai", response=None) is None
 
 
 async def test_temperature_above_one_is_refused_before_sending(fake_agentflow):

@@ -34,7 +34,7 @@ def sent_body(request: Request) -> dict[str, Any]:
     settings = ModelSettings(name="kimi-k2.6", provider="moonshot", vendor="moonshot",
                              model_id="kimi-k2.6", base_url="https://api.moonshot.ai/v1",
                              api_key=Secret("sk-test"))
-    built = agentflow_moonshot.agentflow_build_request(vendor="moonshot", request=request,
+    built = agentflow_moonshot.PLUGIN.agentflow_build_request(vendor="moonshot", request=request,
                                                        settings=settings)
     assert built is not None
     body: dict[str, Any] = json.loads(built.content)
@@ -42,7 +42,7 @@ def sent_body(request: Request) -> dict[str, Any]:
 
 
 def test_both_endpoints_declare_tools_schemas_and_inline_images_only():
-    for spec in agentflow_moonshot.agentflow_register_providers():
+    for spec in agentflow_moonshot.PLUGIN.agentflow_register_providers():
         assert spec.capabilities == {"streaming", "tools", "structured_output", "images"}
         assert spec.max_image_bytes == 10 * 1024 * 1024
 

@@ -14,7 +14,8 @@ import pytest
 import agentflow_openai
 from agentflow.errors import HttpError, ProviderError, RateLimitError, StreamingError
 from agentflow.types import Message, ModelSettings, Request, Secret, StreamState, Usage
-from agentflow_openai import _codec
+from agentflow_openai import _errors
+from agentflow_openai import chat as _codec
 from agentflow_openai._catalog import MODELS, model_options
 
 OPENAI = agentflow_openai.DIALECTS["openai"]
@@ -348,7 +349,7 @@ STREAM_USAGE = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12,
 
 def run_stream(events: list[str],
                dialect: _codec.Dialect = OPENAI) -> tuple[list[Any], StreamState]:
-    state = StreamState(provider=dialect.provider, model="m")
+    state = StreamState(provider=dialect.vendor, model="m")
     chunks = []
     for data in events:
         chunks.extend(_codec.parse_stream_event(dialect, Event(data=data), state))
@@ -619,7 +620,7 @@ def test_no_error_message_holds_the_key():
     ("1s", 1.0), ("6m0s", 360.0), ("1h2m3.5s", 3723.5), ("20ms", 0.02), ("2m", 120.0),
     ("", None), ("soon", None)])
 def test_openai_durations(text, seconds):
-    assert _codec.duration_seconds(text) == seconds
+    assert _errors.duration_seconds(text) == seconds
 
 
 def test_a_429_without_retry_after_waits_for_the_used_up_limit_to_reset():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agentflow.errors import HttpError, RateLimitError
 from agentflow.testing.app import RecordedRequest
 from agentflow.testing.conformance import ProviderConformance, WireRequest
-from agentflow_openai.wire import read_wire
+from agentflow_openai.testing.wire import read_wire
 
 _FINISH_REASONS = {
     "stop": "stop",

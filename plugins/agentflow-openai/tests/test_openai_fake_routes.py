@@ -18,9 +18,9 @@ import agentflow_openai
 from agentflow.errors import HttpError, RateLimitError, StreamingError
 from agentflow.testing.fake import FakeCall, FakeJSON, FakeProvider, FakeStream, Reply
 from agentflow.types import Message, ModelSettings, Request, Secret, StreamState
-from agentflow_openai import _codec
+from agentflow_openai import chat as _codec
 from agentflow_openai._catalog import MODELS
-from agentflow_openai._fake import chat_completions_fake
+from agentflow_openai.testing import chat_completions_fake
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +39,7 @@ class Event:
 
 
 def fakes() -> dict[str, FakeProvider]:
-    return {fake.provider: fake for fake in agentflow_openai.agentflow_fake_routes()}
+    return {fake.provider: fake for fake in agentflow_openai.PLUGIN.agentflow_fake_routes()}
 
 
 def handler(provider: str, method: str = "POST", path: str = "/chat/completions") -> Any:
@@ -87,7 +87,7 @@ def as_http(response: FakeJSON) -> httpx.Response:
 
 
 def parse_events(events: Any, dialect: _codec.Dialect = OPENAI) -> list[Any]:
-    state = StreamState(provider=dialect.provider, model="m")
+    state = StreamState(provider=dialect.vendor, model="m")
     chunks = []
     for item in events:
         data = item if isinstance(item, str) else item[1]
@@ -386,7 +386,7 @@ def server() -> Any:
     from agentflow._plugins.host import PluginHost
 
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai, "openai")
+    host.register(agentflow_openai.PLUGIN, "openai")
     with server_module.FakeServer.from_plugins(host) as running:
         yield running
 
@@ -475,7 +475,7 @@ async def test_the_whole_agentflow_path(fresh, monkeypatch):
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai, "openai")
+    host.register(agentflow_openai.PLUGIN, "openai")
     config = Config(
         providers={
             "openai": ProviderConfig(base_url=fresh.base_url("openai")),

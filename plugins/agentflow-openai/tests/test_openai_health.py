@@ -17,7 +17,7 @@ def settings(provider: str, base_url: str, key: str | None) -> ModelSettings:
 
 
 def test_the_check_lists_models_with_the_bearer_key():
-    request = agentflow_openai.agentflow_check_provider(
+    request = agentflow_openai.PLUGIN.agentflow_check_provider(
         vendor="openai", settings=settings("openai", "https://api.openai.com/v1/", "sk-k"))
     assert request is not None
     assert (request.method, str(request.url)) == ("GET", "https://api.openai.com/v1/models")
@@ -26,7 +26,7 @@ def test_the_check_lists_models_with_the_bearer_key():
 
 
 def test_an_unset_optional_key_sends_no_authorization_and_a_query_is_kept():
-    request = agentflow_openai.agentflow_check_provider(
+    request = agentflow_openai.PLUGIN.agentflow_check_provider(
         vendor="openai_compatible",
         settings=settings("openai_compatible", "http://127.0.0.1:8000/v1?tenant=a", None))
     assert request is not None
@@ -35,7 +35,7 @@ def test_an_unset_optional_key_sends_no_authorization_and_a_query_is_kept():
 
 
 def test_other_vendors_are_not_answered():
-    assert agentflow_openai.agentflow_check_provider(
+    assert agentflow_openai.PLUGIN.agentflow_check_provider(
         vendor="anthropic", settings=settings("anthropic", "https://x", "k")) is None
 
 

@@ -22,13 +22,13 @@ REQUIRED_MODELS = {"gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-
 @pytest.fixture
 def host() -> PluginHost:
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai, "openai")
+    host.register(agentflow_openai.PLUGIN, "openai")
     return host
 
 
-def test_the_entry_point_names_the_module():
+def test_the_entry_point_names_the_plugin_object():
     points = importlib.metadata.entry_points(group="agentflow")
-    assert any((p.name, p.value) == ("openai", "agentflow_openai") for p in points)
+    assert any((p.name, p.value) == ("openai", "agentflow_openai:PLUGIN") for p in points)
 
 
 def test_version_and_user_agent_match_the_distribution():
@@ -93,10 +93,10 @@ def test_every_hook_leaves_other_vendors_alone(provider):
                              base_url="http://x/v1")
     response = httpx.Response(200, json={})
     state = StreamState(provider=provider, model="m")
-    assert agentflow_openai.agentflow_build_request(provider, request, settings) is None
-    assert agentflow_openai.agentflow_parse_response(provider, response, request) is None
-    assert agentflow_openai.agentflow_parse_stream_event(provider, object(), state) is None
-    assert agentflow_openai.agentflow_map_error(provider, response) is None
+    assert agentflow_openai.PLUGIN.agentflow_build_request(provider, request, settings) is None
+    assert agentflow_openai.PLUGIN.agentflow_parse_response(provider, response, request) is None
+    assert agentflow_openai.PLUGIN.agentflow_parse_stream_event(provider, object(), state) is None
+    assert agentflow_openai.PLUGIN.agentflow_map_error(provider, response) is None
 
 
 def test_hooks_answer_through_pluggy(host):
@@ -122,7 +122,7 @@ def test_hooks_answer_through_pluggy(host):
 
 def test_importing_the_plugin_stays_light():
     code = ("import sys, agentflow_openai; print(sorted(m for m in ('httpx', 'anyio', "
-            "'agentflow_openai._catalog', 'agentflow_openai._fake', 'agentflow.testing.fake') "
+            "'agentflow_openai._catalog', 'agentflow_openai.testing', 'agentflow.testing.fake') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

@@ -37,8 +37,8 @@ from agentflow.types import (
     ToolCallAssembler,
     ToolChoice,
 )
-from agentflow_openai import _codec
-from agentflow_openai._fake import ToolRules, chat_completions_fake
+from agentflow_openai import chat as _codec
+from agentflow_openai.testing import ToolRules, chat_completions_fake
 
 OPENAI = agentflow_openai.DIALECTS["openai"]
 STRICT = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(scope="module")
 def server():
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai)
+    host.register(agentflow_openai.PLUGIN)
     with FakeServer.from_plugins(host) as running:
         yield running
 
@@ -43,7 +43,7 @@ class Traced:
             tracer_provider=self.tracer_provider,
             meter_provider=MeterProvider(metric_readers=[self.reader]), capture_text=True)
         host = PluginHost(entry_points=False)
-        host.register(agentflow_openai)
+        host.register(agentflow_openai.PLUGIN)
         host.register(self.exporter)
         config.setdefault("defaults", Defaults(max_retries=0))
         self.runtime = Runtime(host=host, config=Config(

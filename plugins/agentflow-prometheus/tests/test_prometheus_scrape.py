@@ -28,7 +28,7 @@ async def setup(fake_llm_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-prometheus-0123456789")
     exporter = PrometheusExporter(CollectorRegistry(), config_key="prometheus")
     host = PluginHost(entry_points=False)
-    host.register(agentflow_openai)
+    host.register(agentflow_openai.PLUGIN)
     host.register(exporter, name="prometheus")
     config = Config(
         providers={"openai": ProviderConfig(base_url=fake_llm_server.base_url("openai"))},

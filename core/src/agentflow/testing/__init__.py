@@ -18,6 +18,7 @@ from agentflow._lazy import lazy_exports
 if TYPE_CHECKING:
     from agentflow._plugins.host import PluginHost
     from agentflow.testing.app import RecordedRequest
+    from agentflow.testing.emulation import Cut, count_tokens, cut_answer, retry_after_header
     from agentflow.testing.fake import (
         FakeCall,
         FakeJSON,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from agentflow.testing.server import FakeServer
 
 __all__ = [
+    "Cut",
     "FakeCall",
     "FakeJSON",
     "FakeProvider",
@@ -42,12 +44,17 @@ __all__ = [
     "PluginHost",
     "RecordedRequest",
     "Reply",
+    "count_tokens",
+    "cut_answer",
+    "retry_after_header",
 ]
 
 _LOCATIONS = {
     "FakeServer": "agentflow.testing.server",
     "PluginHost": "agentflow._plugins.host",
     "RecordedRequest": "agentflow.testing.app",
+    **dict.fromkeys(("Cut", "count_tokens", "cut_answer", "retry_after_header"),
+                    "agentflow.testing.emulation"),
     **dict.fromkeys(("FakeCall", "FakeJSON", "FakeProvider", "FakeRaw", "FakeRoute",
                      "FakeStream", "FakeToolCall", "Reply"), "agentflow.testing.fake"),
 }

@@ -1,8 +1,9 @@
 """agentflow provider plugin for Moonshot AI's Kimi models.
 
 Moonshot serves the OpenAI Chat Completions format, so this plugin owns no wire format of its
-own: it describes Moonshot to the OpenAI plugin's codec (:mod:`agentflow_openai._codec`) with a
-:class:`~agentflow_openai._codec.Dialect` and dispatches to it. Two vendors, one service:
+own: it describes Moonshot to the OpenAI plugin's public codec (:mod:`agentflow_openai.chat`)
+with a :class:`~agentflow_openai.chat.Dialect`, and :data:`PLUGIN` (what the entry point names)
+answers the hooks through it. Two vendors, one service:
 
 ``moonshot``
     ``https://api.moonshot.ai/v1`` (the global endpoint), key from ``MOONSHOT_API_KEY``.
@@ -20,25 +21,11 @@ otherwise; images travel as bytes only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agentflow.hookspecs import hookimpl
-from agentflow_openai import _codec
-
-if TYPE_CHECKING:
-    import httpx
-
-    from agentflow.errors import LLMError
-    from agentflow.testing.fake import FakeProvider
-    from agentflow.types import (
-        ModelInfo,
-        ModelSettings,
-        ProviderSpec,
-        Request,
-        Response,
-        StreamChunk,
-        StreamState,
-    )
+from agentflow.types import ProviderSpec
+from agentflow.vendor import VendorPlugin
+from agentflow_openai.chat import Dialect
 
 __version__ = "0.1.0"
 
@@ -68,15 +55,15 @@ def _catalog_options(model_id: str) -> dict[str, object] | None:
     return model_options(model_id)
 
 
-def _dialect(provider: str) -> _codec.Dialect:
-    return _codec.Dialect(
-        provider=provider, label="Moonshot", api_key_env=API_KEY_ENV, user_agent=USER_AGENT,
+def _dialect(vendor: str) -> Dialect:
+    return Dialect(
+        vendor=vendor, label="Moonshot", api_key_env=API_KEY_ENV, user_agent=USER_AGENT,
         catalog_options=_catalog_options, error_statuses=ERROR_STATUSES,
         quota_errors=("exceeded_current_quota_error",), json_schema=False,
         strict_tools_by_default=True)
 
 
-DIALECTS: dict[str, _codec.Dialect] = {MOONSHOT: _dialect(MOONSHOT),
+DIALECTS: dict[str, Dialect] = {MOONSHOT: _dialect(MOONSHOT),
                                        MOONSHOT_CN: _dialect(MOONSHOT_CN)}
 
 
@@ -91,65 +78,21 @@ _MEDIA: dict[str, Any] = {
 }
 
 
-@hookimpl
-def agentflow_register_providers() -> list[ProviderSpec]:
-    from agentflow.types import ProviderSpec
+_DOCS = "https://platform.moonshot.ai/docs/api/chat"
 
-    docs = "https://platform.moonshot.ai/docs/api/chat"
-    return [
+#: The plugin agentflow registers (the ``moonshot`` entry point names it).
+PLUGIN = VendorPlugin(
+    providers=[
         ProviderSpec(name=MOONSHOT, default_base_url="https://api.moonshot.ai/v1",
                      api_key_env=API_KEY_ENV, temperature_range=(0.0, 1.0),
-                     description="Moonshot AI Kimi models (global endpoint)", docs_url=docs,
+                     description="Moonshot AI Kimi models (global endpoint)", docs_url=_DOCS,
                      **_MEDIA),
         ProviderSpec(name=MOONSHOT_CN, default_base_url="https://api.moonshot.cn/v1",
                      api_key_env=API_KEY_ENV, temperature_range=(0.0, 1.0),
-                     description="Moonshot AI Kimi models (China endpoint)", docs_url=docs,
+                     description="Moonshot AI Kimi models (China endpoint)", docs_url=_DOCS,
                      **_MEDIA),
-    ]
-
-
-@hookimpl
-def agentflow_default_models() -> list[ModelInfo]:
-    from agentflow_moonshot._catalog import MODELS
-
-    return list(MODELS)
-
-
-@hookimpl
-def agentflow_build_request(vendor: str, request: Request,
-                            settings: ModelSettings) -> httpx.Request | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.build_request(dialect, request, settings)
-
-
-@hookimpl
-def agentflow_parse_response(vendor: str, response: httpx.Response,
-                             request: Request) -> Response | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.parse_response(dialect, response, request)
-
-
-@hookimpl
-def agentflow_parse_stream_event(vendor: str, event: _codec.EventLike,
-                                 state: StreamState) -> list[StreamChunk] | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.parse_stream_event(dialect, event, state)
-
-
-@hookimpl
-def agentflow_map_error(vendor: str, response: httpx.Response) -> LLMError | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.map_error(dialect, response)
-
-
-@hookimpl
-def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Request | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.models_request(dialect, settings)
-
-
-@hookimpl
-def agentflow_fake_routes() -> list[FakeProvider]:
-    from agentflow_moonshot._fake import moonshot_fakes
-
-    return moonshot_fakes()
+    ],
+    codec=DIALECTS,
+    models="agentflow_moonshot._catalog:MODELS",
+    emulations="agentflow_moonshot.testing:moonshot_fakes",
+)

@@ -10,33 +10,18 @@ Two providers:
     base URL ``http://127.0.0.1:8000/v1``; the key (``OPENAI_COMPATIBLE_API_KEY``) is optional
     and sent only when set.
 
-The hooks below only dispatch: the wire format lives in :mod:`agentflow_openai._codec`, which
-other OpenAI-compatible plugins reuse. agentflow imports this module when it first needs
-plugins, so it stays light: the catalog and the fake-server emulation load on demand, and
-httpx only when a request is built.
+The wire format is the public codec :mod:`agentflow_openai.chat`, which other
+OpenAI-compatible plugins reuse; :data:`PLUGIN` (what the entry point names) answers the hooks
+through it with :class:`agentflow.vendor.VendorPlugin`. agentflow imports this module when it
+first needs plugins, so it stays light: the catalog and the fake-server emulation
+(:mod:`agentflow_openai.testing`) load on demand, and httpx only when a request is built.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from agentflow.hookspecs import hookimpl
-from agentflow_openai import _codec
-
-if TYPE_CHECKING:
-    import httpx
-
-    from agentflow.errors import LLMError
-    from agentflow.testing.fake import FakeProvider
-    from agentflow.types import (
-        ModelInfo,
-        ModelSettings,
-        ProviderSpec,
-        Request,
-        Response,
-        StreamChunk,
-        StreamState,
-    )
+from agentflow.types import ProviderSpec
+from agentflow.vendor import VendorPlugin
+from agentflow_openai.chat import Dialect
 
 __version__ = "0.1.0"
 
@@ -52,12 +37,12 @@ def _catalog_options(model_id: str) -> dict[str, object] | None:
 
 
 #: The two dialects this plugin answers for, by provider name.
-DIALECTS: dict[str, _codec.Dialect] = {
-    OPENAI: _codec.Dialect(
-        provider=OPENAI, label="OpenAI", api_key_env="OPENAI_API_KEY", user_agent=USER_AGENT,
+DIALECTS: dict[str, Dialect] = {
+    OPENAI: Dialect(
+        vendor=OPENAI, label="OpenAI", api_key_env="OPENAI_API_KEY", user_agent=USER_AGENT,
         catalog_options=_catalog_options, completion_token_prefixes=("o1", "o3", "o4", "gpt-5")),
-    COMPATIBLE: _codec.Dialect(
-        provider=COMPATIBLE, label="The OpenAI-compatible server",
+    COMPATIBLE: Dialect(
+        vendor=COMPATIBLE, label="The OpenAI-compatible server",
         api_key_env="OPENAI_COMPATIBLE_API_KEY", user_agent=USER_AGENT),
 }
 
@@ -69,11 +54,9 @@ CAPABILITIES = frozenset({"streaming", "tools", "structured_output", "images", "
 MAX_IMAGE_BYTES = 20_000_000
 
 
-@hookimpl
-def agentflow_register_providers() -> list[ProviderSpec]:
-    from agentflow.types import ProviderSpec
-
-    return [
+#: The plugin agentflow registers (the ``openai`` entry point names it).
+PLUGIN = VendorPlugin(
+    providers=[
         ProviderSpec(
             name=OPENAI, default_base_url="https://api.openai.com/v1",
             api_key_env="OPENAI_API_KEY", temperature_range=(0.0, 2.0),
@@ -86,51 +69,8 @@ def agentflow_register_providers() -> list[ProviderSpec]:
             temperature_range=(0.0, 2.0),
             description="Any OpenAI-compatible server: vLLM, llama.cpp server, Ollama /v1",
             capabilities=CAPABILITIES, max_image_bytes=MAX_IMAGE_BYTES),
-    ]
-
-
-@hookimpl
-def agentflow_default_models() -> list[ModelInfo]:
-    from agentflow_openai._catalog import MODELS
-
-    return list(MODELS)
-
-
-@hookimpl
-def agentflow_build_request(vendor: str, request: Request,
-                            settings: ModelSettings) -> httpx.Request | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.build_request(dialect, request, settings)
-
-
-@hookimpl
-def agentflow_parse_response(vendor: str, response: httpx.Response,
-                             request: Request) -> Response | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.parse_response(dialect, response, request)
-
-
-@hookimpl
-def agentflow_parse_stream_event(vendor: str, event: _codec.EventLike,
-                                 state: StreamState) -> list[StreamChunk] | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.parse_stream_event(dialect, event, state)
-
-
-@hookimpl
-def agentflow_map_error(vendor: str, response: httpx.Response) -> LLMError | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.map_error(dialect, response)
-
-
-@hookimpl
-def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Request | None:
-    dialect = DIALECTS.get(vendor)
-    return None if dialect is None else _codec.models_request(dialect, settings)
-
-
-@hookimpl
-def agentflow_fake_routes() -> list[FakeProvider]:
-    from agentflow_openai._fake import openai_fakes
-
-    return openai_fakes()
+    ],
+    codec=DIALECTS,
+    models="agentflow_openai._catalog:MODELS",
+    emulations="agentflow_openai.testing:openai_fakes",
+)

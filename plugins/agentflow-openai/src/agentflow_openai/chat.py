@@ -1,16 +1,28 @@
-"""The Chat Completions wire format (``POST {base_url}/chat/completions``) as pure functions.
+"""The Chat Completions wire format (``POST {base_url}/chat/completions``): a public codec.
 
-Nothing here knows which vendor it serves: a :class:`Dialect` says that (provider name, how the
-vendor is named in messages, its key variable, its catalog). The OpenAI plugin uses it for
-``openai`` and ``openai_compatible``; other OpenAI-compatible vendor plugins (agentflow-moonshot)
-reuse it with a dialect of their own. The public, stable API for that reuse is:
+Nothing here knows which vendor it serves: a :class:`Dialect` says that (vendor name, how the
+vendor is named in messages, its key variable, its catalog, where it differs from OpenAI). The
+OpenAI plugin uses it for ``openai`` and ``openai_compatible``; other OpenAI-compatible vendor
+plugins (agentflow-moonshot) reuse it with a dialect of their own, and so may third parties. A
+:class:`Dialect` is a :class:`~agentflow.vendor.Codec`, so a whole plugin is::
 
-* :class:`Dialect`, :class:`ErrorBody`
-* :func:`build_request`, :func:`chat_completions_url`
+    from agentflow.vendor import VendorPlugin
+    from agentflow_openai.chat import Dialect
+
+    ACME = Dialect(vendor="acme", label="Acme", api_key_env="ACME_API_KEY",
+                   user_agent="agentflow-acme/1.0")
+    PLUGIN = VendorPlugin(providers=[ProviderSpec(name="acme", ...)], codec=ACME)
+
+This module is the stable API for that reuse (documented in docs/vendors/openai.md):
+
+* :class:`Dialect`, and :class:`~agentflow.vendor.ErrorBody` for error bodies;
+* :func:`build_request`, :func:`chat_completions_url`, :func:`models_request`;
 * :func:`parse_response`, :func:`parse_stream_event`, :func:`parse_usage`,
-  :func:`normalise_finish_reason`
+  :func:`normalise_finish_reason`;
 * :func:`map_error`, :func:`read_error_body`, :func:`error_from_status`,
-  :func:`retry_after_seconds`, :func:`excerpt`
+  :func:`retry_after_seconds`, and :func:`~agentflow.vendor.excerpt`.
+
+The emulation of the format for the fake server is in :mod:`agentflow_openai.testing`.
 
 Decisions worth knowing (also in the README):
 
@@ -33,14 +45,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from agentflow.errors import (
-    HttpError,
-    LLMError,
-    ProviderError,
-    RateLimitError,
-    StreamingError,
-)
+from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, Usage
+from agentflow.vendor import EXCERPT_LIMIT, ErrorBody, excerpt, token_count
 from agentflow_openai._content import (
     message_body,
     output_fields,
@@ -48,13 +55,22 @@ from agentflow_openai._content import (
     stream_tool_calls,
     tool_fields,
 )
+from agentflow_openai._errors import (
+    error_from_status,
+    error_in_payload,
+    map_error,
+    read_error_body,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:
     import httpx
 
+    from agentflow.errors import LLMError
     from agentflow.types import ModelSettings, Request, StreamState
 
 __all__ = [
+    "EXCERPT_LIMIT",
     "Dialect",
     "ErrorBody",
     "EventLike",
@@ -72,10 +88,6 @@ __all__ = [
     "retry_after_seconds",
 ]
 
-#: The longest excerpt of an unreadable body that goes into an error message.
-EXCERPT_LIMIT = 200
-_VENDOR_MESSAGE_LIMIT = 1000
-
 _FINISH_REASONS: dict[str, str] = {
     "stop": "stop",
     "length": "length",
@@ -90,29 +102,6 @@ _FINISH_REASONS: dict[str, str] = {
     "error": "error",
 }
 
-# What an error object's type or code says about the status it stands for, when no HTTP status
-# does (errors inside a stream or a 200 body).
-_STATUS_OF_KIND: dict[str, int] = {
-    "invalid_request_error": 400,
-    "invalid_api_key": 401,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "permission_denied": 403,
-    "not_found_error": 404,
-    "model_not_found": 404,
-    "rate_limit_exceeded": 429,
-    "rate_limit_error": 429,
-    "insufficient_quota": 429,
-    "tokens": 429,
-    "requests": 429,
-    "server_error": 500,
-    "api_error": 500,
-    "internal_error": 500,
-    "service_unavailable_error": 503,
-    "overloaded_error": 503,
-}
-
-
 class EventLike(Protocol):
     """What the codec reads of a server-sent event (``agentflow.sse.ServerSentEvent``)."""
 
@@ -124,7 +113,11 @@ class EventLike(Protocol):
 class Dialect:
     """One vendor speaking the Chat Completions format, and how it differs from the others.
 
-    :param provider: the vendor name the hooks answer to (``openai``).
+    A dialect is the vendor's :class:`~agentflow.vendor.Codec`: its methods are this module's
+    functions for it, so ``VendorPlugin(codec={dialect.vendor: dialect, ...})`` answers the
+    vendor hooks.
+
+    :param vendor: the vendor name the hooks answer to (``openai``).
     :param label: how messages name the vendor (``OpenAI``); starts a sentence.
     :param api_key_env: the key variable a 401 message tells the user to check.
     :param user_agent: the ``user-agent`` header sent.
@@ -145,7 +138,7 @@ class Dialect:
         that do not meet the strict rules, instead of ``strict: true`` for those that do.
     """
 
-    provider: str
+    vendor: str
     label: str
     api_key_env: str | None
     user_agent: str
@@ -157,15 +150,25 @@ class Dialect:
     json_schema: bool = True
     strict_tools_by_default: bool = False
 
+    def build_request(self, request: Request, settings: ModelSettings) -> httpx.Request:
+        """:func:`build_request` in this dialect."""
+        return build_request(self, request, settings)
 
-@attrs.frozen(kw_only=True)
-class ErrorBody:
-    """What a vendor's error answer said: the ``error`` object's fields, as far as present."""
+    def parse_response(self, response: httpx.Response, request: Request) -> Response:
+        """:func:`parse_response` in this dialect."""
+        return parse_response(self, response, request)
 
-    message: str
-    type: str | None = None
-    code: str | int | None = None
-    param: str | None = None
+    def parse_stream_event(self, event: EventLike, state: StreamState) -> list[StreamChunk]:
+        """:func:`parse_stream_event` in this dialect."""
+        return parse_stream_event(self, event, state)
+
+    def map_error(self, response: httpx.Response) -> LLMError:
+        """:func:`map_error` in this dialect."""
+        return map_error(self, response)
+
+    def check_request(self, settings: ModelSettings) -> httpx.Request:
+        """:func:`models_request` in this dialect: the health check."""
+        return models_request(self, settings)
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -293,22 +296,14 @@ def parse_usage(raw: Any) -> Usage | None:
     prompt_details = raw.get("prompt_tokens_details")
     completion_details = raw.get("completion_tokens_details")
     return Usage.of(
-        _count(raw.get("prompt_tokens")) or 0,
-        _count(raw.get("completion_tokens")) or 0,
-        _count(raw.get("total_tokens")),
-        cached_tokens=_count(prompt_details.get("cached_tokens"))
-        if isinstance(prompt_details, dict) else _count(raw.get("cached_tokens")),
-        reasoning_tokens=_count(completion_details.get("reasoning_tokens"))
+        token_count(raw.get("prompt_tokens")) or 0,
+        token_count(raw.get("completion_tokens")) or 0,
+        token_count(raw.get("total_tokens")),
+        cached_tokens=token_count(prompt_details.get("cached_tokens"))
+        if isinstance(prompt_details, dict) else token_count(raw.get("cached_tokens")),
+        reasoning_tokens=token_count(completion_details.get("reasoning_tokens"))
         if isinstance(completion_details, dict) else None,
     )
-
-
-def _count(value: Any) -> int | None:
-    if value is None or (type(value) is int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"token count {value!r} is not an integer")
 
 
 def parse_response(dialect: Dialect, response: httpx.Response,
@@ -331,7 +326,7 @@ def parse_response(dialect: Dialect, response: httpx.Response,
     choices = body.get("choices")
     if not choices or not isinstance(choices, list):
         if body.get("error") is not None:
-            raise _error_in_payload(dialect, body, response.headers, stream=False)
+            raise error_in_payload(dialect, body, response.headers, stream=False)
         what = "an empty 'choices' list" if isinstance(choices, list) else "no 'choices' list"
         raise ProviderError(f"{label} sent an answer with {what}, so there is no text to "
                             f"return: {excerpt(content)}")
@@ -354,7 +349,7 @@ def parse_response(dialect: Dialect, response: httpx.Response,
         return Response(
             text=text,
             model=body.get("model") or (request.model if request is not None else ""),
-            provider=dialect.provider,
+            provider=dialect.vendor,
             finish_reason=finish,
             raw_finish_reason=raw_reason,
             usage=parse_usage(body.get("usage")),
@@ -423,7 +418,7 @@ def _other_event(dialect: Dialect, body: Any, state: StreamState, data: str) -> 
         raise StreamingError(f"{dialect.label} sent a stream event that is not a JSON object: "
                              f"{excerpt(data)}")
     if body.get("error") is not None:
-        raise _error_in_payload(dialect, body, None, stream=True)
+        raise error_in_payload(dialect, body, None, stream=True)
     usage = body.get("usage")
     if usage:
         state.data["usage"] = usage
@@ -441,203 +436,3 @@ def _final_chunk(state: StreamState) -> StreamChunk:
     if state.tool_calls and finish in (None, "stop"):
         finish = "tool_calls"  # some compatible servers report "stop" or nothing
     return StreamChunk(is_final=True, finish_reason=finish, raw_finish_reason=raw, usage=usage)
-
-
-# --- errors ------------------------------------------------------------------------------------
-
-
-def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
-    """At most ``limit`` characters of ``body``, quoted, for an error message."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = text.strip()
-    if not text:
-        return "(empty body)"
-    return repr(text[:limit] + "..." if len(text) > limit else text)
-
-
-def read_error_body(content: bytes) -> ErrorBody:
-    """The fields of an error answer: OpenAI's ``{"error": {message, type, param, code}}``,
-    the bare ``{"message", "type", "code"}`` of older vLLM, ``{"error": "text"}``, or, for a
-    body that is none of these, an excerpt of it as the message."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return ErrorBody(message=excerpt(content))
-    return _error_fields(body) or ErrorBody(message=excerpt(content))
-
-
-def _error_fields(body: Any) -> ErrorBody | None:
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    fields = error if isinstance(error, dict) else body
-    message = error if isinstance(error, str) else fields.get("message")
-    if not isinstance(message, str) or not message:
-        return None
-    return ErrorBody(message=_redact(message[:_VENDOR_MESSAGE_LIMIT]),
-                     type=_text(fields.get("type")), code=_code(fields.get("code")),
-                     param=_text(fields.get("param")))
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _code(value: Any) -> str | int | None:
-    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-
-
-def _redact(message: str) -> str:
-    """Vendors quote a masked key in 401 messages; agentflow messages quote none of it."""
-    if "sk-" not in message and "earer" not in message:  # [Bb]earer
-        return message
-    import re
-
-    message = re.sub(r"sk-[A-Za-z0-9_\-*]+", "sk-***", message)
-    return re.sub(r"([Bb]earer) [^\s,;]+", r"\1 ***", message)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The wait a response advises: ``retry-after-ms``, else ``Retry-After`` (seconds or an
-    HTTP date), else the ``x-ratelimit-reset-*`` time of a limit that is used up (OpenAI's
-    ``6m0s`` durations). ``None`` when there is no usable advice."""
-    import math
-
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            value = float(millis) / 1000
-        except ValueError:
-            pass
-        else:
-            if math.isfinite(value):
-                return max(0.0, value)
-    advice = headers.get("retry-after")
-    if not advice:
-        return _reset_wait(headers)
-    try:
-        value = float(advice)
-    except ValueError:
-        return _seconds_until(advice)
-    return max(0.0, value) if math.isfinite(value) else None
-
-
-def _reset_wait(headers: Mapping[str, str]) -> float | None:
-    """The longest reset among the limits (requests, tokens) whose remaining count is 0."""
-    waits = [duration_seconds(headers.get(f"x-ratelimit-reset-{limit}", ""))
-             for limit in ("requests", "tokens")
-             if headers.get(f"x-ratelimit-remaining-{limit}") == "0"]
-    found = [wait for wait in waits if wait is not None]
-    return max(found) if found else None
-
-
-def duration_seconds(text: str) -> float | None:
-    """Seconds in a duration such as ``1s``, ``6m0s``, ``1h2m3.5s`` or ``20ms``."""
-    import re
-
-    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:([\d.]+)s)?(?:([\d.]+)ms)?",
-                         text.strip())
-    if not text.strip() or parts is None:
-        return None
-    hours, minutes, seconds, millis = (float(part) if part else 0.0 for part in parts.groups())
-    return hours * 3600 + minutes * 60 + seconds + millis / 1000
-
-
-def _seconds_until(http_date: str) -> float | None:
-    import time
-    from datetime import timezone
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(http_date)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - time.time())
-
-
-def map_error(dialect: Dialect, response: httpx.Response) -> LLMError:
-    """The error for an HTTP error answer (status >= 400), with the vendor's own words."""
-    return error_from_status(dialect, response.status_code, read_error_body(response.content),
-                             response.headers)
-
-
-def error_from_status(dialect: Dialect, status: int, body: ErrorBody,
-                      headers: Mapping[str, str] | None = None, *,
-                      where: str | None = None) -> LLMError:
-    """The most specific error for ``status`` and the vendor's ``body``.
-
-    ``where`` says how the status was learnt when it was not an HTTP status (``"in the
-    stream"``); messages then say so instead of ``HTTP <status>``.
-    """
-    headers = headers if headers is not None else {}
-    label = dialect.label
-    said = body.message
-    details = ", ".join(f"{name}={value}" for name, value in
-                        (("type", body.type), ("code", body.code), ("param", body.param))
-                        if value is not None)
-    status_text = f"HTTP {status}" if where is None else f"error {where}, taken as {status}"
-    ref = f"{status_text}; {details}" if details else status_text
-    context: dict[str, Any] = {"status_code": status, "error_type": body.type,
-                               "vendor_message": said,
-                               "request_id": headers.get("x-request-id")}
-    if status == 429:
-        retry_after = retry_after_seconds(headers)
-        if body.type in dialect.quota_errors or body.code in dialect.quota_errors:
-            return RateLimitError(
-                f"{label} says the quota is used up ({ref}): {said}. Check the account's plan "
-                "and billing; retrying will not help until the quota is raised.",
-                retry_after=retry_after, retryable=False, **context)
-        wait = (f"It advises waiting {retry_after:g} s." if retry_after is not None
-                else "Slow down and retry later.")
-        return RateLimitError(f"{label} is rate limiting requests ({ref}): {said}. {wait}",
-                              retry_after=retry_after, **context)
-    return HttpError(_status_message(dialect, status, ref, said, body), **context)
-
-
-def _status_message(dialect: Dialect, status: int, ref: str, said: str, body: ErrorBody) -> str:
-    label = dialect.label
-    if status == 400:
-        return (f"{label} rejected the request as invalid ({ref}): {said}. Fix the parameter "
-                "it names; retrying unchanged will not help.")
-    if status == 401:
-        where = (f"the variable {dialect.api_key_env} (or the api_key_env configured for this "
-                 "provider)" if dialect.api_key_env else "the provider's api_key_env variable")
-        return (f"{label} rejected the API key ({ref}): {said}. Check that {where} holds a "
-                "valid, active key.")
-    if status == 403:
-        return (f"{label} refused access ({ref}): {said}. The key's project or organisation "
-                "may lack access to this model, or the region may not be supported.")
-    if status == 404:
-        if body.code == "model_not_found" or "model" in said.lower():
-            return (f"{label} has no such model, or the key has no access to it ({ref}): "
-                    f"{said}. Check the model id (`agentflow models` lists the catalog).")
-        return (f"{label} found nothing at this address ({ref}): {said}. Check base_url "
-                "(for most servers it ends in /v1).")
-    if status == 409:
-        return f"{label} reported a conflict ({ref}): {said}. Retrying usually helps."
-    if status == 422:
-        return (f"{label} could not process the request ({ref}): {said}. Check the "
-                "request's parameters.")
-    if status >= 500:
-        return (f"{label} failed to handle the request ({ref}): {said}. The fault is on the "
-                "provider's side; retry later.")
-    return f"{label} answered with an error ({ref}): {said}"
-
-
-def _error_in_payload(dialect: Dialect, payload: dict[str, Any],
-                      headers: Mapping[str, str] | None, *, stream: bool) -> LLMError:
-    """The error for an error object found where an answer was expected (200 body, stream)."""
-    body = _error_fields(payload) or ErrorBody(message=excerpt(json.dumps(payload)))
-    code = body.code
-    kinds = {**_STATUS_OF_KIND, **dialect.error_statuses}
-    status = code if isinstance(code, int) and 400 <= code <= 599 else (
-        kinds.get(str(code)) or kinds.get(body.type or ""))
-    where = "in the stream" if stream else "in a 200 answer"
-    if status is not None:
-        return error_from_status(dialect, status, body, headers, where=where)
-    kind = f"type={body.type}; " if body.type else ""
-    message = (f"{dialect.label} reported an error {where} ({kind}no status given): "
-               f"{body.message}")
-    return StreamingError(message) if stream else ProviderError(message)

@@ -1,4 +1,5 @@
-"""OpenAI's Chat Completions API as the fake provider server plays it.
+"""OpenAI's Chat Completions API as the fake provider server plays it (the emulation; see
+:mod:`agentflow_openai.testing`).
 
 :func:`chat_completions_fake` builds the emulation of one provider: ``POST /chat/completions``
 and ``GET /models`` under ``/v1``. It checks a request the way the service does (the key, the
@@ -20,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from agentflow.testing.emulation import count_tokens, cut_answer, retry_after_header
 from agentflow.testing.fake import (
     FakeCall,
     FakeJSON,
@@ -28,7 +30,7 @@ from agentflow.testing.fake import (
     FakeStream,
     Reply,
 )
-from agentflow_openai._fake_tools import ToolRules, check_tools_and_images, decide
+from agentflow_openai.testing._tools import ToolRules, check_tools_and_images, decide
 
 __all__ = ["ToolRules", "chat_completions_fake", "error_body", "openai_fakes"]
 
@@ -172,8 +174,7 @@ class _Service:
         if reply.error_type is not None:
             type_ = reply.error_type
             code = "insufficient_quota" if type_ == "insufficient_quota" else code
-        if reply.retry_after is not None:
-            headers["retry-after"] = f"{reply.retry_after:g}"
+        headers.update(retry_after_header(reply))
         return FakeJSON(status=reply.status, headers=headers,
                         body=error_body(reply.error_message, type_, code=code))
 
@@ -286,10 +287,6 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _words(text: str) -> int:
-    return len(text.split())
-
-
 def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> FakeJSON | FakeStream:
     messages = body["messages"]
     prompt = next((_text_of(m.get("content")) for m in reversed(messages)
@@ -300,8 +297,8 @@ def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> Fake
     if calls:
         finish = "tool_calls"
     prompt_tokens, completion_tokens = reply.usage or (
-        sum(_words(_text_of(m.get("content"))) for m in messages),
-        _words(text) + sum(_words(arguments) for _, _, arguments in calls))
+        sum(count_tokens(_text_of(m.get("content"))) for m in messages),
+        count_tokens(text) + sum(count_tokens(arguments) for _, _, arguments in calls))
     finish = reply.finish_reason or finish
     usage = {
         "prompt_tokens": prompt_tokens,
@@ -339,15 +336,9 @@ def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> Fake
 
 def _shape(text: str, body: dict[str, Any]) -> tuple[str, str]:
     """The answer cut where a stop sequence starts or the token limit ends, and why."""
-    stop = body.get("stop")
-    for sequence in [stop] if isinstance(stop, str) else (stop or []):
-        at = text.find(sequence) if sequence else -1
-        if at >= 0:
-            text = text[:at]
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    if isinstance(limit, int) and _words(text) > limit:
-        return " ".join(text.split()[:limit]), "length"
-    return text, "stop"
+    cut = cut_answer(text, body.get("stop"),
+                     body.get("max_completion_tokens", body.get("max_tokens")))
+    return cut.text, "length" if cut.at_limit else "stop"
 
 
 def _call_body(call: tuple[str, str, str]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """The Chat Completions emulation's tools, structured answers and images.
 
-:mod:`agentflow_openai._fake` answers requests; this module checks the parts of a request that
-concern tools and images the way the service does, and decides what the emulated model says
-when tools, a response format or images are involved (see :class:`agentflow.testing.Reply`):
-the scripted calls, a call the tool choice forces, an example answer matching the requested
-schema, the echo of tool results, images described after the echo.
+:mod:`agentflow_openai.testing._service` answers requests; this module checks the parts of a
+request that concern tools and images the way the service does, and decides what the emulated
+model says when tools, a response format or images are involved (see
+:class:`agentflow.testing.Reply`): the scripted calls, a call the tool choice forces, an example
+answer matching the requested schema, the echo of tool results, images described after the
+echo.
 """
 
 from __future__ import annotations

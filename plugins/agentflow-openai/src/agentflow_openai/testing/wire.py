@@ -1,5 +1,7 @@
 """A Chat Completions request read back into agentflow's terms, for the conformance suite.
 
+Test code: nothing at run time imports it (``agentflow_openai.testing`` does not either).
+
 :func:`read_wire` is what the OpenAI plugin's conformance tests, and those of other
 OpenAI-compatible plugins (agentflow-moonshot), give as ``ProviderConformance.wire``. Importing
 this module imports pytest (through :mod:`agentflow.testing.conformance`): use it in tests only.

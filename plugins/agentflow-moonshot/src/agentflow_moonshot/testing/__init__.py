@@ -1,13 +1,14 @@
 """Moonshot's API as the fake provider server plays it: the Chat Completions emulation of the
-OpenAI plugin, with Moonshot's temperature range, its error types, its model list and its rules
-for tool names and images."""
+OpenAI plugin (:mod:`agentflow_openai.testing`), with Moonshot's temperature range, its error
+types, its model list and its rules for tool names and images. Nothing at run time imports it:
+the plugin's ``agentflow_fake_routes`` loads it when the fake server asks."""
 
 from __future__ import annotations
 
 import re
 
 from agentflow.testing.fake import FakeProvider
-from agentflow_openai._fake import ToolRules, chat_completions_fake
+from agentflow_openai.testing import ToolRules, chat_completions_fake
 
 __all__ = ["ERROR_KINDS", "TOOL_RULES", "moonshot_fakes"]
 
