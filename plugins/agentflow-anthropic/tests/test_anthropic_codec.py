@@ -17,8 +17,9 @@ from agentflow.sse import SSEDecoder
 from agentflow.testing.app import sse_frame
 from agentflow.testing.fake import FakeCall, FakeJSON, FakeStream, Reply
 from agentflow.types import Message, ModelSettings, Request, Secret, StreamState
-from agentflow_anthropic import _codec, _fake
+from agentflow_anthropic import _codec
 from agentflow_anthropic._catalog import DEFAULT_MAX_TOKENS, MODELS, model_options
+from agentflow_anthropic.testing import _service as _fake
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from agentflow.testing.fake import (
     example_instance,
     tool_result_text,
 )
-from agentflow_anthropic import _fake
+from agentflow_anthropic.testing import _service as _fake
 
 WEATHER = {"name": "get_weather", "description": "The weather.",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}

@@ -18,7 +18,7 @@ def settings(base_url: str) -> ModelSettings:
 @pytest.mark.parametrize("base_url", ["https://api.anthropic.com",
                                       "https://api.anthropic.com/v1/"])
 def test_the_check_lists_one_model_with_the_key_and_version(base_url):
-    request = agentflow_anthropic.agentflow_check_provider(vendor="anthropic",
+    request = agentflow_anthropic.PLUGIN.agentflow_check_provider(vendor="anthropic",
                                                            settings=settings(base_url))
     assert request is not None
     assert (request.method, str(request.url)) == (
@@ -29,7 +29,7 @@ def test_the_check_lists_one_model_with_the_key_and_version(base_url):
 
 
 def test_other_vendors_are_not_answered():
-    assert agentflow_anthropic.agentflow_check_provider(
+    assert agentflow_anthropic.PLUGIN.agentflow_check_provider(
         vendor="openai", settings=settings("https://x")) is None
 
 

@@ -30,22 +30,25 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-import attrs
-
-from agentflow.errors import HttpError, LLMError, ProviderError, RateLimitError, StreamingError
+from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, Usage
+from agentflow.vendor import ErrorBody, ErrorWords, excerpt, parse_retry_after, token_count
+from agentflow.vendor import read_error_body as read_body
 
 if TYPE_CHECKING:
     import httpx
 
+    from agentflow.errors import LLMError
     from agentflow.types import ModelSettings, Request, StreamState
 
 __all__ = [
     "API_VERSION",
+    "WORDS",
     "ErrorBody",
     "build_request",
+    "check_request",
+    "map_error",
     "messages_url",
-    "models_request",
     "normalise_stop_reason",
     "parse_response",
     "parse_stream_event",
@@ -58,7 +61,6 @@ API_VERSION = "2023-06-01"
 USER_AGENT = "agentflow-anthropic/0.1.0"
 LABEL = "Anthropic"
 KEY_ENV = "ANTHROPIC_API_KEY"
-EXCERPT_LIMIT = 200
 
 _STOP_REASONS = {
     "end_turn": "stop",
@@ -94,13 +96,12 @@ class EventLike(Protocol):
     def event(self) -> str: ...
 
 
-@attrs.frozen(kw_only=True)
-class ErrorBody:
-    """What an error answer said: ``error.type`` and ``error.message``, and the request id."""
-
-    message: str
-    type: str | None = None
-    request_id: str | None = None
+#: How Anthropic's errors are worded, where agentflow's common wording does not fit.
+WORDS = ErrorWords(label=LABEL, key_env=KEY_ENV, wording={
+    402: ("refused the request for billing reasons", ""),
+    403: ("refused access", "The key's workspace may lack access to this model or feature."),
+    529: ("is overloaded", "The fault is on the provider's side; retry later."),
+})
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
                          content=content)
 
 
-def models_request(settings: ModelSettings) -> httpx.Request:
+def check_request(settings: ModelSettings) -> httpx.Request:
     """``GET {base_url}/v1/models?limit=1`` with the key: the health check (authenticated,
     no tokens)."""
     import httpx
@@ -188,28 +189,11 @@ def parse_usage(raw: Any) -> Usage | None:
     """
     if not isinstance(raw, dict):
         return None
-    fresh = _count(raw.get("input_tokens"))
-    written = _count(raw.get("cache_creation_input_tokens"))
-    read = _count(raw.get("cache_read_input_tokens"))
-    output = _count(raw.get("output_tokens"))
+    fresh, written, read, output = (token_count(raw.get(name)) or 0 for name in (
+        "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+        "output_tokens"))
     return Usage.of(fresh + written + read, output,
                     cached_tokens=read if "cache_read_input_tokens" in raw else None)
-
-
-def _count(value: Any) -> int:
-    if value is None:
-        return 0
-    if type(value) is int:
-        return value
-    raise TypeError(f"token count {value!r} is not an integer")
-
-
-def excerpt(body: bytes | str) -> str:
-    """At most :data:`EXCERPT_LIMIT` characters of ``body``, quoted, for an error message."""
-    text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).strip()
-    if not text:
-        return "(empty body)"
-    return repr(text[:EXCERPT_LIMIT] + "..." if len(text) > EXCERPT_LIMIT else text)
 
 
 def parse_response(response: httpx.Response, request: Request | None = None) -> Response:
@@ -228,7 +212,8 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
         raise ProviderError(f"{LABEL} sent an answer that is not a JSON object: "
                             f"{excerpt(content)}")
     if body.get("type") == "error":
-        raise error_from_body(_error_fields(body), response.headers, where="in a 200 answer")
+        raise WORDS.in_answer(_error_fields(body), ERROR_STATUSES, stream=False,
+                              **_context(response.headers))
     from agentflow_anthropic._content import read_blocks
 
     try:
@@ -290,7 +275,7 @@ def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk
         if kind == "message_stop":
             return [_final_chunk(state)]
         if kind == "error":
-            raise error_from_body(_error_fields(body), None, where="in the stream")
+            raise WORDS.in_answer(_error_fields(body), ERROR_STATUSES, stream=True)
     except (AttributeError, KeyError, TypeError) as exc:
         raise StreamingError(f"{LABEL} sent a {kind} event of an unexpected shape "
                              f"({type(exc).__name__}: {exc}): {excerpt(data)}") from None
@@ -346,11 +331,8 @@ def _final_chunk(state: StreamState) -> StreamChunk:
 def read_error_body(content: bytes) -> ErrorBody:
     """The fields of an error answer ``{"type": "error", "error": {"type", "message"},
     "request_id"}``, or an excerpt of a body that is not one."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return ErrorBody(message=excerpt(content))
-    return _error_fields(body) if isinstance(body, dict) else ErrorBody(message=excerpt(content))
+    return read_body(content, lambda body: _error_fields(body) if isinstance(body, dict)
+                     else None)
 
 
 def _error_fields(body: dict[str, Any]) -> ErrorBody:
@@ -367,8 +349,6 @@ def _error_fields(body: dict[str, Any]) -> ErrorBody:
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """The wait a 429 advises: ``retry-after``, else the soonest ``anthropic-ratelimit-*-reset``
     time of a limit that is used up."""
-    from agentflow.vendor import parse_retry_after
-
     advised = parse_retry_after(headers.get("retry-after"))
     if advised is not None:
         return advised
@@ -398,64 +378,11 @@ def _seconds_until(timestamp: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _context(headers: Mapping[str, str]) -> dict[str, Any]:
+    return {"retry_after": retry_after_seconds(headers), "request_id": headers.get("request-id")}
+
+
 def map_error(response: httpx.Response) -> LLMError:
     """The error for an HTTP error answer (status >= 400), with Anthropic's own words."""
-    return error_from_status(response.status_code, read_error_body(response.content),
-                             response.headers)
-
-
-def error_from_body(body: ErrorBody, headers: Mapping[str, str] | None, *,
-                    where: str) -> LLMError:
-    """The error an ``error`` object denotes when no HTTP status came with it."""
-    status = ERROR_STATUSES.get(body.type or "")
-    if status is None:
-        kind = f"type={body.type}; " if body.type else ""
-        message = f"{LABEL} reported an error {where} ({kind}no status given): {body.message}"
-        return StreamingError(message) if where == "in the stream" else ProviderError(message)
-    return error_from_status(status, body, headers, where=where)
-
-
-def error_from_status(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None,
-                      *, where: str | None = None) -> LLMError:
-    """The most specific error for ``status`` and Anthropic's ``body``."""
-    headers = headers if headers is not None else {}
-    said = body.message
-    status_text = f"HTTP {status}" if where is None else f"error {where}, taken as {status}"
-    ref = f"{status_text}; type={body.type}" if body.type else status_text
-    context: dict[str, Any] = {
-        "status_code": status, "error_type": body.type, "vendor_message": said,
-        "request_id": headers.get("request-id") or body.request_id}
-    if status == 429:
-        retry_after = retry_after_seconds(headers)
-        wait = (f"It advises waiting {retry_after:g} s." if retry_after is not None
-                else "Slow down and retry later.")
-        return RateLimitError(f"{LABEL} is rate limiting requests ({ref}): {said}. {wait}",
-                              retry_after=retry_after, **context)
-    return HttpError(_status_message(status, ref, said), **context)
-
-
-def _status_message(status: int, ref: str, said: str) -> str:
-    if status == 400:
-        return (f"{LABEL} rejected the request as invalid ({ref}): {said}. Fix what it names; "
-                "retrying unchanged will not help.")
-    if status == 401:
-        return (f"{LABEL} rejected the API key ({ref}): {said}. Check that {KEY_ENV} (or the "
-                "api_key_env configured for this provider) holds a valid, active key.")
-    if status == 402:
-        return f"{LABEL} refused the request for billing reasons ({ref}): {said}."
-    if status == 403:
-        return (f"{LABEL} refused access ({ref}): {said}. The key's workspace may lack access "
-                "to this model or feature.")
-    if status == 404:
-        return (f"{LABEL} found no such model or resource ({ref}): {said}. Check the model id "
-                "(`agentflow models` lists the catalog) and base_url.")
-    if status == 413:
-        return (f"{LABEL} refused a request that is too large ({ref}): {said}. Shorten the "
-                "prompt or its attachments.")
-    if status == 529:
-        return (f"{LABEL} is overloaded ({ref}): {said}. The fault is on the provider's side; "
-                "retry later.")
-    if status >= 500:
-        return (f"{LABEL} failed to handle the request ({ref}): {said}. The fault is on the "
-                "provider's side; retry later.")
-    return f"{LABEL} answered with an error ({ref}): {said}"
+    return WORDS.from_status(response.status_code, read_error_body(response.content),
+                             **_context(response.headers))

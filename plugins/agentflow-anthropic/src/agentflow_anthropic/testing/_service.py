@@ -1,8 +1,9 @@
-"""Anthropic's Messages API as the fake provider server plays it.
+"""Anthropic's Messages API as the fake provider server plays it (the emulation; see
+:mod:`agentflow_anthropic.testing`).
 
 ``POST /v1/messages`` and ``GET /v1/models``, mounted so that the provider's base URL on the fake
 server is ``<server>/anthropic`` (like ``https://api.anthropic.com``). Requests are checked the
-way the service does (``x-api-key``, ``anthropic-version``, then :mod:`._fake_rules`: the
+way the service does (``x-api-key``, ``anthropic-version``, then :mod:`._rules`: the
 required fields, roles, ranges, content blocks, tool pairing, images, tools, ``tool_choice``)
 and answered with the service's shapes: a ``message`` object, the full stream event sequence
 (``message_start``, then per content block ``content_block_start``, ``content_block_delta``...,
@@ -32,6 +33,7 @@ from typing import Any
 
 import attrs
 
+from agentflow.testing.emulation import count_tokens, cut_answer, retry_after_header
 from agentflow.testing.fake import (
     FakeCall,
     FakeJSON,
@@ -98,8 +100,7 @@ def _refusal(call: FakeCall, headers: dict[str, str]) -> FakeJSON | None:
         return fail(400, "anthropic-version: header is required")
     reply = call.reply
     if reply.status >= 400:
-        if reply.retry_after is not None:
-            headers["retry-after"] = f"{reply.retry_after:g}"
+        headers.update(retry_after_header(reply))
         return fail(reply.status, reply.error_message, reply.error_type)
     return None
 
@@ -118,7 +119,7 @@ async def _models(call: FakeCall) -> FakeJSON:
 
 
 async def _messages(call: FakeCall) -> FakeJSON | FakeStream:
-    from agentflow_anthropic._fake_rules import problem as find_problem
+    from agentflow_anthropic.testing._rules import problem as find_problem
 
     headers = {**call.reply.headers, "request-id": _request_id()}
     refused = _refusal(call, headers)
@@ -172,11 +173,11 @@ def _words(content: Any) -> int:
     for block in _blocks(content):
         kind = block.get("type")
         if kind == "text":
-            count += len(block["text"].split())
+            count += count_tokens(block["text"])
         elif kind == "tool_use":
-            count += len(json.dumps(block["input"]).split())
+            count += count_tokens(json.dumps(block["input"]))
         elif kind == "tool_result":
-            count += len(_result_text(block).split())
+            count += count_tokens(_result_text(block))
     return count
 
 
@@ -197,7 +198,7 @@ def _echo(messages: list[dict[str, Any]], reply: Reply) -> str:
     prompt = " ".join(block["text"] for block in blocks if block["type"] == "text")
     results = [block for block in blocks if block["type"] == "tool_result"]
     if reply.text is None and results and not prompt:
-        from agentflow_anthropic._fake_rules import tool_uses
+        from agentflow_anthropic.testing._rules import tool_uses
 
         names = tool_uses(messages[at - 1]) if at else {}
         return tool_result_text([(names.get(block["tool_use_id"], "?"), _result_text(block))
@@ -282,15 +283,10 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
 
 def _shape(text: str, body: dict[str, Any]) -> tuple[str, str, str | None]:
     """The answer cut where a stop sequence starts or ``max_tokens`` ends, and why."""
-    found: str | None = None
-    for sequence in body.get("stop_sequences") or ():
-        at = text.find(sequence)
-        if at >= 0:
-            text, found = text[:at], sequence
-    limit = body["max_tokens"]
-    if len(text.split()) > limit:
-        return " ".join(text.split()[:limit]), "max_tokens", None
-    return text, "stop_sequence" if found else "end_turn", found
+    cut = cut_answer(text, body.get("stop_sequences"), body["max_tokens"])
+    if cut.at_limit:
+        return cut.text, "max_tokens", None
+    return cut.text, "stop_sequence" if cut.stop_sequence else "end_turn", cut.stop_sequence
 
 
 def _events(message_id: str, model: str, reply: Reply, text: str, uses: list[_Use],
