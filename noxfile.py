@@ -7,9 +7,13 @@ entry points exactly as a user's ``pip install`` would.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
@@ -58,7 +62,11 @@ def _project_name(path: str) -> str:
 
 # Tools are pinned; runtime dependencies are not (the distributions declare ranges).
 # trustme makes the throwaway certificate authority of the TLS-failure health check tests.
-TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0", "trustme==1.2.1"]
+# pytest-randomly runs the tests in a random order and prints the seed at the top of the run
+# ("Using --randomly-seed=N"): replay an order with nox -s <session> -- --randomly-seed=N.
+# pytest-xdist spreads a large suite over the cores.
+TEST_TOOLS = ["pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0", "trustme==1.2.1",
+              "pytest-randomly==5.1.0", "pytest-xdist==3.8.0"]
 LINT_TOOLS = ["ruff==0.17.6", "import-linter==2.16"]
 TYPE_TOOLS = ["mypy==2.4.1", "pytest==9.2.0", "hypothesis==6.170.17", "trio==0.35.0"]
 # Release artefacts (RELEASING.md): built by uv with this backend, checked by twine and
@@ -70,6 +78,7 @@ DIST = ROOT / "dist"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "tests_core", "tests_plugin", "tests_integration",
+                        "tests_soak",
                         "tests_redis_fleet", "build", "install"]
 nox.options.error_on_missing_interpreters = True
 
@@ -92,11 +101,60 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "core/src", *(f"{p}/src" for p in TESTED_PLUGINS))
 
 
+def under_ci() -> bool:
+    """Whether this runs in CI (``CI`` set to true, as CI services and .ci/run do)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@contextlib.contextmanager
+def cpu_load(session: nox.Session) -> Iterator[None]:
+    """In CI, every core kept busy by tools/burn_cpu.py for as long as the block runs, so a
+    test that depends on the machine being idle fails there, not on a user's busy laptop.
+
+    The burner stops when the block ends, after an hour at most, and by itself if this
+    process dies. Outside CI (or with ``AGENTFLOW_BURN_CPU=0``) nothing is started;
+    ``AGENTFLOW_BURN_CPU=1`` starts it anywhere.
+    """
+    wanted = os.environ.get("AGENTFLOW_BURN_CPU", "1" if under_ci() else "0") == "1"
+    if not wanted:
+        yield
+        return
+    session.log(f"CPU load: tools/burn_cpu.py, one busy process per core ({os.cpu_count()})")
+    burner = subprocess.Popen([sys.executable, str(ROOT / "tools" / "burn_cpu.py"),
+                               "--max-seconds", "3600", "--parent", str(os.getpid())])
+    try:
+        yield
+    finally:
+        burner.terminate()
+        try:
+            burner.wait(20)
+        except subprocess.TimeoutExpired:
+            burner.kill()
+            burner.wait()
+
+
+def run_pytest(session: nox.Session, *args: str, workers: int = 0) -> None:
+    """pytest with ``args`` under CPU load in CI, on ``workers`` xdist processes (0: in this
+    one); ``posargs`` come last and win (``-n 0``, ``-p no:randomly``, a single file)."""
+    parallel = ["-n", str(workers)] if workers else []
+    with cpu_load(session):
+        session.run("pytest", *parallel, *args, *session.posargs)
+
+
 @nox.session
 def tests_core(session: nox.Session) -> None:
-    """The core's own tests, with the core installed alone (no vendor plugin)."""
+    """The core's own tests, with the core installed alone (no vendor plugin); the soak tests
+    are tests_soak's."""
     session.install(*TEST_TOOLS, f"{CORE}[testing]")
-    session.run("pytest", "core/tests", *session.posargs)
+    run_pytest(session, "core/tests", "-m", "not soak", workers=2)
+
+
+@nox.session
+def tests_soak(session: nox.Session) -> None:
+    """The load tests: thousands of concurrent calls through limits, over loopback HTTP,
+    leaving no slot, connection or memory behind (marked ``soak``; about a minute)."""
+    session.install(*TEST_TOOLS, f"{CORE}[testing]")
+    run_pytest(session, "core/tests", "-m", "soak", workers=2)
 
 
 @nox.session
@@ -110,7 +168,7 @@ def tests_plugin(session: nox.Session, plugin: str) -> None:
     if Path(plugin).name == "agentflow-redis":
         ensure_redis_server(session)
         fleet = ["-m", "not fleet"]  # its multi-process runs have their own session
-    session.run("pytest", f"{plugin}/tests", *fleet, *session.posargs)
+    run_pytest(session, f"{plugin}/tests", *fleet)
 
 
 def ensure_redis_server(session: nox.Session) -> None:
@@ -140,7 +198,7 @@ def tests_redis_fleet(session: nox.Session) -> None:
 def tests_integration(session: nox.Session) -> None:
     """Everything installed together: discovery, end to end over loopback HTTP, the CLI."""
     session.install(*TEST_TOOLS, f"{CORE}[testing]", *TESTED_PLUGINS)
-    session.run("pytest", "tests", *session.posargs)
+    run_pytest(session, "tests", workers=2)
 
 
 @nox.session

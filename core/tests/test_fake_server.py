@@ -600,7 +600,8 @@ def test_pytest_fixtures_share_one_server_and_reset_it_per_test(pytester):
             assert sent.headers["authorization"] == "Bearer test-key"
             assert AgentFlow.runtime() is fake_agentflow.runtime
     """))
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    # In file order: the scenario is a first test leaving things behind for the second.
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=4)
 
 
