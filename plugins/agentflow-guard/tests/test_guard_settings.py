@@ -60,7 +60,8 @@ def runtime(monkeypatch):
                                   "redaction's name) and no other field in braces; write {{ "
                                   "and }} for braces"),
     ({"denny": []}, "plugins.guard.denny: unknown key (did you mean 'deny'?); keys here are: "
-                    "enabled, max_prompt_chars, max_prompt_tokens, redact, deny, replacement"),
+                    "enabled, max_prompt_chars, max_prompt_tokens, redact, deny, replacement, "
+                    "time_budget_ms"),
 ])
 def test_bad_settings_name_the_key(section, message):
     with pytest.raises(ConfigurationError) as caught:

@@ -16,8 +16,9 @@ import logging
 import math
 import os
 import threading
+import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -25,17 +26,19 @@ import attrs
 
 from agentflow.errors import ConfigurationError
 from agentflow.hookspecs import hookimpl
-from agentflow.types import TextPart
 from agentflow_guard._errors import PromptRejectedError
 from agentflow_guard._rules import Redaction, key_redaction
 from agentflow_guard._settings import (
     CONFIG_SECTION,
     DEFAULT_REPLACEMENT,
+    DEFAULT_TIME_BUDGET_MS,
     GuardRules,
     SettingProblem,
     key_variables,
     parse_rules,
 )
+from agentflow_guard._text import Normalised
+from agentflow_guard._walk import Where, rewrite
 
 if TYPE_CHECKING:
     from agentflow.config import Config
@@ -82,6 +85,8 @@ class PromptGuard:
     :param deny: regular expressions, or ``{"name": ..., "pattern": ..., "message": ...}``, of
         prompts to refuse.
     :param replacement: what a redacted match becomes; ``{name}`` is the redaction's name.
+    :param time_budget_ms: refuse a request that takes longer than this to check.
+    :param clock: the clock the time budget is measured on (seconds; tests pass their own).
     :raises ConfigurationError: for a setting it cannot use, naming it.
     """
 
@@ -89,10 +94,14 @@ class PromptGuard:
                  max_prompt_tokens: int | None = None,
                  redact: Iterable[str | Mapping[str, str]] = ("api_keys",),
                  deny: Iterable[str | Mapping[str, str]] = (),
-                 replacement: str = DEFAULT_REPLACEMENT) -> None:
+                 replacement: str = DEFAULT_REPLACEMENT,
+                 time_budget_ms: int = DEFAULT_TIME_BUDGET_MS,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         arguments = {"enabled": enabled, "max_prompt_chars": max_prompt_chars,
                      "max_prompt_tokens": max_prompt_tokens, "redact": _listed(redact),
-                     "deny": _listed(deny), "replacement": replacement}
+                     "deny": _listed(deny), "replacement": replacement,
+                     "time_budget_ms": time_budget_ms}
+        self._clock = clock
         try:
             self._rules = parse_rules(arguments, origin="PromptGuard")
         except SettingProblem as problem:
@@ -142,21 +151,31 @@ class PromptGuard:
     # the work ------------------------------------------------------------------------------
 
     def prepare(self, request: Request, settings: ModelSettings) -> Request | None:
-        """Refuse ``request``, or return it with its messages redacted (``None``: unchanged).
+        """Refuse ``request``, or return it with what it sends redacted (``None``: unchanged).
 
-        The size limits and deny rules look at the prompt as written; the redactions then
-        apply to every message.
+        The size limits look at the messages' text as written. Then every text the request
+        sends (:mod:`agentflow_guard._walk`) is normalised (:mod:`agentflow_guard._text`),
+        checked against the deny rules and redacted.
 
-        :raises PromptRejectedError: when a limit or a deny rule refuses the prompt.
+        :raises PromptRejectedError: when a limit or a deny rule refuses the prompt, or when
+            checking it takes longer than the time budget.
         """
         rules = self._rules
         if not rules.enabled:
             return None
-        _check(request.messages, rules, settings)
+        _check_size(request.messages, rules, settings)
         redactions = _redactions(rules, settings)
         counts: dict[str, int] = {}
-        messages = tuple(_redacted(message, redactions, rules.replacement, counts)
-                         for message in request.messages)
+        deadline = self._clock() + rules.time_budget_ms / 1000
+
+        def visit(text: str, where: Where) -> str:
+            if not text:
+                return text
+            if self._clock() > deadline:
+                raise _over_budget(rules, settings)
+            return _checked(text, where, rules, redactions, counts, settings)
+
+        changed = rewrite(request, visit)
         if not counts:
             return None
         with self._lock:
@@ -165,7 +184,7 @@ class PromptGuard:
         logger.info("redacted %s before sending to %s",
                     ", ".join(f"{count} {name}" for name, count in sorted(counts.items())),
                     settings.provider)
-        return attrs.evolve(request, messages=messages)
+        return changed
 
 
 def _listed(value: Iterable[Any]) -> Any:
@@ -173,8 +192,12 @@ def _listed(value: Iterable[Any]) -> Any:
     return value if isinstance(value, str | Mapping) else list(value)
 
 
-def _check(messages: tuple[Message, ...], rules: GuardRules, settings: ModelSettings) -> None:
-    context: dict[str, Any] = {"provider": settings.provider, "model": settings.name}
+def _context(settings: ModelSettings) -> dict[str, Any]:
+    return {"provider": settings.provider, "model": settings.name}
+
+
+def _check_size(messages: tuple[Message, ...], rules: GuardRules,
+                settings: ModelSettings) -> None:
     size = sum(len(message.text) for message in messages)
     for rule, limit, amount, unit in (
             ("max_prompt_chars", rules.max_prompt_chars, size, "characters"),
@@ -186,44 +209,73 @@ def _check(messages: tuple[Message, ...], rules: GuardRules, settings: ModelSett
             raise PromptRejectedError(
                 f"the prompt has {amount} {unit}, over the guard's limit of {limit} "
                 f"({rules.setting(rule)}); shorten it or raise the limit. Nothing was sent",
-                rule=rule, **context)
-    for index, message in enumerate(messages):
-        for deny in rules.deny:
-            if deny.matches(message.text):
-                logger.warning("refused a prompt to %s: deny rule %s matched message %d (%s)",
-                               settings.provider, deny.name, index, message.role)
-                raise PromptRejectedError(
-                    f"the prompt was refused by the guard's deny rule {deny.name!r} (message "
-                    f"{index}, {message.role}): {deny.message}. Nothing was sent",
-                    rule=deny.name, message_index=index, role=message.role, **context)
+                rule=rule, **_context(settings))
+
+
+def _over_budget(rules: GuardRules, settings: ModelSettings) -> PromptRejectedError:
+    logger.warning("refused a prompt to %s: checking it took over %d ms", settings.provider,
+                   rules.time_budget_ms)
+    return PromptRejectedError(
+        f"the guard could not check the prompt within its time budget of "
+        f"{rules.time_budget_ms} ms ({rules.setting('time_budget_ms')}); shorten the prompt "
+        "or raise the budget. Nothing was sent", rule="time_budget_ms", **_context(settings))
+
+
+def _checked(text: str, where: Where, rules: GuardRules, redactions: tuple[Redaction, ...],
+             counts: dict[str, int], settings: ModelSettings) -> str:
+    """``text`` redacted, after the deny rules found nothing in it (all on its normalised
+    form; the redactions are mapped back to the text as written)."""
+    normal = Normalised(text)
+    for deny in rules.deny:
+        if deny.matches(normal.text):
+            shown = (f"message {where.message_index} ({where.role})"
+                     if where.message_index is not None else where.label)
+            logger.warning("refused a prompt to %s: deny rule %s matched %s",
+                           settings.provider, deny.name, shown)
+            raise PromptRejectedError(
+                f"the prompt was refused by the guard's deny rule {deny.name!r} "
+                f"({where.label}): {deny.message}. Nothing was sent",
+                rule=deny.name, message_index=where.message_index, role=where.role,
+                **_context(settings))
+    found = sorted((start, rank, end, redaction.name)
+                   for rank, redaction in enumerate(redactions)
+                   for start, end in redaction.find(normal.text))
+    if not found:
+        return text
+    pieces: list[str] = []
+    last = 0
+    for start, _, end, name in found:
+        start, end = normal.span(start, end)
+        if start < last:  # overlaps what another redaction took: that one grows to cover it
+            last = max(last, end)
+            continue
+        pieces += (text[last:start], rules.replacement.format(name=name))
+        counts[name] = counts.get(name, 0) + 1
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+#: Environment variables whose names say they hold a credential: their values are redacted
+#: as keys in use, for providers that do not name their ``api_key_env`` too.
+_CREDENTIAL_SUFFIXES = ("API_KEY", "APIKEY", "_TOKEN", "_SECRET", "SECRET_KEY", "ACCESS_KEY")
+
+
+def keys_in_use(rules: GuardRules, settings: ModelSettings) -> tuple[str, ...]:
+    """The API keys in use: the called provider's, those in the variables the configured
+    providers name, and those in every variable named like a credential (``*_API_KEY``,
+    ``*_TOKEN``, ``*_SECRET``...), without surrounding whitespace."""
+    keys = {os.environ.get(name, "").strip() for name in rules.key_variables}
+    keys.update(value.strip() for name, value in os.environ.items()
+                if name.upper().endswith(_CREDENTIAL_SUFFIXES))
+    if settings.api_key is not None:
+        keys.add(settings.api_key.reveal())
+    return tuple(sorted(key for key in keys if len(key) >= 8))
 
 
 def _redactions(rules: GuardRules, settings: ModelSettings) -> tuple[Redaction, ...]:
-    """The rules' redactions, led by one of the API keys in use when ``api_keys`` is on: the
-    called provider's and those in the configured providers' variables."""
+    """The rules' redactions, led by one of the API keys in use when ``api_keys`` is on."""
     if not rules.redacts_keys:
         return rules.redactions
-    keys = [os.environ.get(name, "") for name in rules.key_variables]
-    if settings.api_key is not None:
-        keys.append(settings.api_key.reveal())
-    own = key_redaction(tuple(sorted(set(keys))))
+    own = key_redaction(keys_in_use(rules, settings))
     return rules.redactions if own is None else (own, *rules.redactions)
-
-
-def _redacted(message: Message, redactions: tuple[Redaction, ...], replacement: str,
-              counts: dict[str, int]) -> Message:
-    """``message`` with its text redacted (each text part of a message that holds images)."""
-    def redact(text: str) -> str:
-        for redaction in redactions:
-            text, count = redaction.apply(text, replacement)
-            if count:
-                counts[redaction.name] = counts.get(redaction.name, 0) + count
-        return text
-
-    content = message.content
-    if isinstance(content, str):
-        changed: Any = redact(content)
-    else:
-        changed = tuple(attrs.evolve(part, text=redact(part.text)) if isinstance(part, TextPart)
-                        else part for part in content)
-    return message if changed == content else attrs.evolve(message, content=changed)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from agentflow_guard._rules import BUILTIN_REDACTIONS, DenyRule, Redaction
+from agentflow_guard._rules import BUILTIN_REDACTIONS, DenyRule, Pattern, Redaction, linear_pattern
 
 if TYPE_CHECKING:
     from agentflow.config import Config
@@ -27,8 +27,11 @@ __all__ = ["CONFIG_SECTION", "DEFAULT_REPLACEMENT", "KEYS", "GuardRules", "Setti
 CONFIG_SECTION = "plugins.guard"
 DEFAULT_REPLACEMENT = "[REDACTED:{name}]"
 DEFAULT_DENY_MESSAGE = "this content is not allowed"
+#: How long the guard may take over one request before it refuses it (milliseconds).
+DEFAULT_TIME_BUDGET_MS = 1000
 #: The keys of ``plugins.guard``, in the order the documentation lists them.
-KEYS = ("enabled", "max_prompt_chars", "max_prompt_tokens", "redact", "deny", "replacement")
+KEYS = ("enabled", "max_prompt_chars", "max_prompt_tokens", "redact", "deny", "replacement",
+        "time_budget_ms")
 
 Path = tuple[str | int, ...]
 
@@ -57,6 +60,7 @@ class GuardRules:
     redactions: tuple[Redaction, ...] = (BUILTIN_REDACTIONS["api_keys"],)
     deny: tuple[DenyRule, ...] = ()
     replacement: str = DEFAULT_REPLACEMENT
+    time_budget_ms: int = DEFAULT_TIME_BUDGET_MS
     key_variables: tuple[str, ...] = ()
 
     def setting(self, key: str) -> str:
@@ -93,6 +97,7 @@ def parse_rules(section: Mapping[str, Any], *, origin: str) -> GuardRules:
         deny=tuple(_deny_rule(item, index) for index, item in
                    enumerate(_items(section.get("deny", ()), "deny"))),
         replacement=_replacement(section.get("replacement", DEFAULT_REPLACEMENT)),
+        time_budget_ms=_limit(section, "time_budget_ms") or DEFAULT_TIME_BUDGET_MS,
     )
 
 
@@ -154,14 +159,20 @@ def _replacement(value: Any) -> str:
     return value
 
 
-def _pattern(value: Any, path: Path, *, what: str) -> re.Pattern[str]:
+def _pattern(value: Any, path: Path, *, what: str) -> Pattern:
+    """``value`` compiled for linear-time matching (RE2), after Python's own parser has
+    checked it (whose messages give a position, never the pattern)."""
     if not isinstance(value, str) or not value:
         raise SettingProblem(path, f"must be a regular expression, got {_describe(value)}")
     try:
-        compiled = re.compile(value, re.IGNORECASE)
+        re.compile(value, re.IGNORECASE)
     except re.error as exc:  # its message gives a position, never the pattern
         raise SettingProblem(path, f"is not a valid regular expression: {exc}") from None
-    if compiled.fullmatch(""):
+    try:
+        compiled = linear_pattern(value)
+    except ValueError as exc:
+        raise SettingProblem(path, str(exc)) from None
+    if compiled.search("") is not None:
         raise SettingProblem(path, f"matches empty text, so it would {what}")
     return compiled
 
@@ -187,8 +198,8 @@ def _redaction(item: Any, index: int) -> Redaction:
     if isinstance(item, Mapping):
         _only(item, ("name", "pattern"), path)
         return Redaction(_name(item, path, None),
-                         _pattern(item.get("pattern"), (*path, "pattern"),
-                                  what="redact between every two characters"))
+                         (_pattern(item.get("pattern"), (*path, "pattern"),
+                                   what="redact between every two characters"),))
     raise SettingProblem(path, "must be a built-in name or {name: ..., pattern: ...}, got "
                                f"{_describe(item)}")
 
