@@ -2,8 +2,10 @@
 
     python tools/check_install.py dist [--wheelhouse build/wheelhouse]
 
-For each scenario, a fresh virtual environment (``python -m venv``, with the pip it brings)
-runs the user's line, e.g. exactly ``pip install agentflow-core agentflow-openai``, with
+For each scenario, a fresh virtual environment runs the user's line, e.g. exactly
+``pip install agentflow-core agentflow-openai`` (made by ``python -m venv`` with the pip it
+brings; the other scenarios use a venv without pip and this process's pip with ``--python``,
+to save the time of installing pip each time), with
 ``--no-index --find-links dist --find-links <wheelhouse>`` and no pip configuration: the
 agentflow distributions can come only from ``dist``, never from an index. The wheelhouse holds
 the third-party dependencies only (httpx, pluggy, attrs, ...), downloaded first with
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         download_dependencies(dist, wheelhouse)
         with tempfile.TemporaryDirectory(prefix="agentflow-install-") as work:
             for number, (line, providers) in enumerate(SCENARIOS):
-                install_and_run(Path(work, f"venv{number}"), line, providers, dist,
+                install_and_run(number, Path(work, f"venv{number}"), line, providers, dist,
                                 wheelhouse, built)
             refuse_incompatible_core(Path(work), dist, wheelhouse)
             install_from_checkout(Path(work, "venv-checkout"))
@@ -136,14 +138,16 @@ def download_dependencies(dist: Path, wheelhouse: Path) -> None:
         raise StepFailed(f"the wheelhouse holds agentflow distributions: {ours}")
 
 
-def install_and_run(venv: Path, line: list[str], providers: list[str], dist: Path,
-                    wheelhouse: Path, built: dict[str, str]) -> None:
+def install_and_run(number: int, venv: Path, line: list[str], providers: list[str],
+                    dist: Path, wheelhouse: Path, built: dict[str, str]) -> None:
     """One scenario: a fresh environment, the user's line, the CLI, the demo and the probe."""
     print(f"\n== pip install {' '.join(line)}")
-    pip = make_venv(venv)
+    # The user's own line gets the full `python -m venv` (with the pip it brings); the other
+    # scenarios save its time with a venv without pip, driven by this process's pip.
+    pip = make_venv(venv, with_pip=number == 0)
     offline = ["--no-index", "--find-links", str(dist), "--find-links", str(wheelhouse)]
     env = venv_env(venv)
-    run([str(pip), "install", "--quiet", *offline, *line], env=env,
+    run([*pip, "install", "--quiet", *offline, *line], env=env,
         shown=f"pip install {' '.join(line)}")
     installed = pip_list(pip, env)
     for name, version in installed.items():
@@ -165,7 +169,7 @@ def install_and_run(venv: Path, line: list[str], providers: list[str], dist: Pat
         if TESTING_EXTRA not in demo.output:
             raise StepFailed(f"`agentflow demo` failed:\n{demo.output}")
         print(f"   -> exit {demo.returncode}: {last_line(demo.output)}")
-        run([str(pip), "install", "--quiet", *offline, TESTING_EXTRA], env=env,
+        run([*pip, "install", "--quiet", *offline, TESTING_EXTRA], env=env,
             shown=f"pip install '{TESTING_EXTRA}'")
         demo = run([cli, "demo"], env=env, cwd=venv, shown="agentflow demo")
     vendors = re.findall(r"^== (\S+) \(", demo.output, flags=re.M)
@@ -189,22 +193,22 @@ def refuse_incompatible_core(work: Path, dist: Path, wheelhouse: Path) -> None:
     shutil.copy(plugin, folder)
     upper = core_upper_bound(plugin)
     venv = work / "venv-incompatible"
-    pip = make_venv(venv)
+    pip = make_venv(venv, with_pip=False)
     env = venv_env(venv)
     offline = ["--no-index", "--find-links", str(folder), "--find-links", str(wheelhouse)]
-    run([str(pip), "wheel", "--quiet", "--no-deps", "--no-index", "--find-links",
+    run([*pip, "wheel", "--quiet", "--no-deps", "--no-index", "--find-links",
          str(wheelhouse), "--wheel-dir", str(folder), str(copy)], env=env,
         shown=f"pip wheel <a copy of core/ at version {INCOMPATIBLE_VERSION}>")
-    together = run([str(pip), "install", *offline, "agentflow-core", "agentflow-openai"],
+    together = run([*pip, "install", *offline, "agentflow-core", "agentflow-openai"],
                    env=env, shown="pip install agentflow-core agentflow-openai", check=False)
     expect_refusal(together, upper)
-    run([str(pip), "install", "--quiet", *offline, "agentflow-core"], env=env,
+    run([*pip, "install", "--quiet", *offline, "agentflow-core"], env=env,
         shown="pip install agentflow-core")
     core = pip_list(pip, env).get("agentflow-core")
     if core != INCOMPATIBLE_VERSION:
         raise StepFailed(f"agentflow-core {core} was installed, not {INCOMPATIBLE_VERSION}")
     print(f"   -> agentflow-core {core} installed")
-    after = run([str(pip), "install", *offline, "agentflow-openai"], env=env,
+    after = run([*pip, "install", *offline, "agentflow-openai"], env=env,
                 shown="pip install agentflow-openai", check=False)
     expect_refusal(after, upper)
     if "agentflow-openai" in pip_list(pip, env):
@@ -218,14 +222,14 @@ def install_from_checkout(venv: Path) -> None:
     if not lines:
         raise StepFailed(f"no `$ pip install ./...` line in {CHECKOUT_DOCUMENTS}")
     print("\n== the docs' install lines, from the checkout")
-    pip = make_venv(venv)
+    pip = make_venv(venv, with_pip=True)
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and
            not k.startswith("PYTHON")}
     env.update(VIRTUAL_ENV=str(venv),
                PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
     for line in lines:
         arguments = shlex.split(line)[2:]
-        run([str(pip), "install", "--quiet", *arguments], env=env, cwd=ROOT, shown=line)
+        run([*pip, "install", "--quiet", *arguments], env=env, cwd=ROOT, shown=line)
     demo = run([str(venv / "bin" / "agentflow"), "demo"], env=env, cwd=venv,
                shown="agentflow demo")
     vendors = re.findall(r"^== (\S+) \(", demo.output, flags=re.M)
@@ -293,11 +297,17 @@ def run(command: Sequence[str], *, shown: str | None, env: dict[str, str] | None
     return result
 
 
-def make_venv(venv: Path) -> Path:
-    """A fresh virtual environment with the pip its Python brings; returns that pip."""
+def make_venv(venv: Path, *, with_pip: bool) -> list[str]:
+    """A fresh virtual environment; returns the pip command that installs into it: the pip it
+    brings (``python -m venv``, as a user makes one), or, ``with_pip`` false (a second faster),
+    this process's pip pointed at it with ``--python``."""
     python = getattr(sys, "_base_executable", sys.executable)
-    run([python, "-m", "venv", str(venv)], shown=f"python -m venv {venv.name}")
-    return venv / "bin" / "pip"
+    if with_pip:
+        run([python, "-m", "venv", str(venv)], shown=f"python -m venv {venv.name}")
+        return [str(venv / "bin" / "pip")]
+    run([python, "-m", "venv", "--without-pip", str(venv)],
+        shown=f"python -m venv --without-pip {venv.name}")
+    return [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
 
 
 def venv_env(venv: Path) -> dict[str, str]:
@@ -311,9 +321,9 @@ def venv_env(venv: Path) -> dict[str, str]:
     return env
 
 
-def pip_list(pip: Path, env: dict[str, str]) -> dict[str, str]:
+def pip_list(pip: list[str], env: dict[str, str]) -> dict[str, str]:
     """Installed distributions and their versions."""
-    listing = run([str(pip), "list", "--format", "freeze"], env=env, shown=None)
+    listing = run([*pip, "list", "--format", "freeze"], env=env, shown=None)
     return {canonicalize_name(name): version for name, _, version in
             (line.partition("==") for line in listing.output.splitlines() if "==" in line)}
 
