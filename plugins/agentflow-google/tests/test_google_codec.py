@@ -284,7 +284,7 @@ def test_an_error_object_in_a_200_answer_raises_what_it_denotes():
         _codec.parse_response(answer(body))
     assert (caught.value.status_code, caught.value.error_type) == (503, "UNAVAILABLE")
     assert "in a 200 answer" in str(caught.value)
-    with pytest.raises(ProviderError, match="no HTTP status"):
+    with pytest.raises(ProviderError, match="no status given"):
         _codec.parse_response(answer({"error": {"message": "??"}}))
 
 

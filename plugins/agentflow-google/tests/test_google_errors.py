@@ -10,7 +10,7 @@ import pytest
 from agentflow._call.retry import RetryPolicy
 from agentflow.errors import HttpError, RateLimitError
 from agentflow_google import _errors
-from agentflow_google._fake import STATUS_NAMES
+from agentflow_google.testing import STATUS_NAMES
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -29,7 +29,7 @@ def error_answer(code, status, message="went wrong", details=(), headers=None, w
     (400, "FAILED_PRECONDITION", "enabling billing"),
     (403, "PERMISSION_DENIED", "refused access"),
     (404, "NOT_FOUND", "no such model"),
-    (409, "ABORTED", "answered with an error"),
+    (409, "ABORTED", "reported a conflict"),
     (499, "CANCELLED", "answered with an error"),
     (500, "INTERNAL", "provider's side"),
     (501, "UNIMPLEMENTED", "provider's side"),

@@ -20,7 +20,7 @@ from agentflow.testing.fake import FakeCall, FakeJSON, FakeStream, Reply
 from agentflow.types import Message, ModelSettings, Request, Secret, StreamState
 from agentflow_google import _codec, _errors
 from agentflow_google._catalog import MODELS
-from agentflow_google._fake import THOUGHT_TOKENS
+from agentflow_google.testing import THOUGHT_TOKENS
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ class Event:
 
 
 def routes() -> dict[tuple[str, str], Any]:
-    (fake,) = agentflow_google.agentflow_fake_routes()
+    (fake,) = agentflow_google.PLUGIN.agentflow_fake_routes()
     return {(route.method, route.path): route.handler for route in fake.routes}
 
 
@@ -94,7 +94,7 @@ def stream_chunks(response: FakeStream) -> tuple[list[Any], StreamState]:
 
 
 def test_the_routes_are_googles():
-    (fake,) = agentflow_google.agentflow_fake_routes()
+    (fake,) = agentflow_google.PLUGIN.agentflow_fake_routes()
     assert (fake.provider, fake.base_path) == ("google", "")
     assert set(routes()) == {
         ("POST", "/v1beta/models/{model}:generateContent"),

@@ -22,7 +22,7 @@ def settings(base_url: str) -> ModelSettings:
     ("https://gw.example?tenant=a", "https://gw.example/v1beta/models?pageSize=1&tenant=a"),
 ])
 def test_the_check_lists_one_model_with_the_key_in_a_header(base_url, url):
-    request = agentflow_google.agentflow_check_provider(vendor="google",
+    request = agentflow_google.PLUGIN.agentflow_check_provider(vendor="google",
                                                         settings=settings(base_url))
     assert request is not None
     assert (request.method, str(request.url)) == ("GET", url)
@@ -31,7 +31,7 @@ def test_the_check_lists_one_model_with_the_key_in_a_header(base_url, url):
 
 
 def test_other_vendors_are_not_answered():
-    assert agentflow_google.agentflow_check_provider(
+    assert agentflow_google.PLUGIN.agentflow_check_provider(
         vendor="openai", settings=settings("https://x")) is None
 
 

@@ -20,13 +20,13 @@ from agentflow_google._catalog import MODELS
 @pytest.fixture
 def host() -> PluginHost:
     host = PluginHost(entry_points=False)
-    host.register(agentflow_google, "google")
+    host.register(agentflow_google.PLUGIN, "google")
     return host
 
 
 def test_the_entry_point_names_the_module():
     points = importlib.metadata.entry_points(group="agentflow")
-    assert any((p.name, p.value) == ("google", "agentflow_google") for p in points)
+    assert any((p.name, p.value) == ("google", "agentflow_google:PLUGIN") for p in points)
 
 
 def test_version_and_user_agent_match_the_distribution():
@@ -67,10 +67,10 @@ def test_every_hook_leaves_other_vendors_alone(provider):
                              base_url="http://x/v1")
     response = httpx.Response(200, json={})
     state = StreamState(provider=provider, model="m")
-    assert agentflow_google.agentflow_build_request(provider, request, settings) is None
-    assert agentflow_google.agentflow_parse_response(provider, response, request) is None
-    assert agentflow_google.agentflow_parse_stream_event(provider, object(), state) is None
-    assert agentflow_google.agentflow_map_error(provider, response) is None
+    assert agentflow_google.PLUGIN.agentflow_build_request(provider, request, settings) is None
+    assert agentflow_google.PLUGIN.agentflow_parse_response(provider, response, request) is None
+    assert agentflow_google.PLUGIN.agentflow_parse_stream_event(provider, object(), state) is None
+    assert agentflow_google.PLUGIN.agentflow_map_error(provider, response) is None
 
 
 def test_hooks_answer_through_pluggy(host):
@@ -104,7 +104,7 @@ def test_hooks_answer_through_pluggy(host):
 
 def test_importing_the_plugin_stays_light():
     code = ("import sys, agentflow_google; print(sorted(m for m in ('httpx', 'anyio', "
-            "'agentflow_google._catalog', 'agentflow_google._fake', 'agentflow.testing.fake') "
+            "'agentflow_google._catalog', 'agentflow_google.testing', 'agentflow.testing.fake') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

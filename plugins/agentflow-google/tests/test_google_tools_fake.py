@@ -68,7 +68,7 @@ def body_of(chat: Request) -> dict[str, Any]:
 async def send(chat: Request | None = None, reply: Reply | None = None, *,
                body: dict[str, Any] | None = None, model: str = MODEL,
                stream: bool = False) -> FakeJSON | FakeStream:
-    (fake,) = agentflow_google.agentflow_fake_routes()
+    (fake,) = agentflow_google.PLUGIN.agentflow_fake_routes()
     method = "streamGenerateContent" if stream else "generateContent"
     handler = next(route.handler for route in fake.routes
                    if route.path == f"/v1beta/models/{{model}}:{method}")

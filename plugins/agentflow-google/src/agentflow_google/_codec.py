@@ -1,6 +1,7 @@
 """Google's Gemini API (``generateContent``, ``streamGenerateContent``) as pure functions.
 
-Errors are read in :mod:`agentflow_google._errors`. Decisions worth knowing (also in the
+Errors are read in :mod:`agentflow_google._errors` (``map_error`` is re-exported, so this module
+is the plugin's :class:`~agentflow.vendor.Codec`). Decisions worth knowing (also in the
 README):
 
 * URLs: the base URL is the host (``https://generativelanguage.googleapis.com``) and requests
@@ -40,8 +41,9 @@ from urllib.parse import quote
 
 from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, ToolCall, Usage
+from agentflow.vendor import excerpt, token_count
 from agentflow_google import _content
-from agentflow_google._errors import LABEL, error_in_payload, error_object, excerpt
+from agentflow_google._errors import LABEL, error_in_payload, error_object, map_error
 
 if TYPE_CHECKING:
     import httpx
@@ -53,8 +55,9 @@ __all__ = [
     "FINISH_REASONS",
     "EventLike",
     "build_request",
+    "check_request",
+    "map_error",
     "model_url",
-    "models_request",
     "normalise_finish_reason",
     "parse_response",
     "parse_stream_event",
@@ -152,7 +155,7 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
                          headers=headers, content=content)
 
 
-def models_request(settings: ModelSettings) -> httpx.Request:
+def check_request(settings: ModelSettings) -> httpx.Request:
     """``GET {base}/v1beta/models?pageSize=1`` with the key in ``x-goog-api-key``: the health
     check (authenticated, no tokens). The base URL's API version and query are kept."""
     import httpx
@@ -200,23 +203,15 @@ def parse_usage(raw: Any) -> Usage | None:
     :class:`TypeError` when a count is not an integer."""
     if not isinstance(raw, dict):
         return None
-    thoughts = _count(raw.get("thoughtsTokenCount"))
+    thoughts = token_count(raw.get("thoughtsTokenCount"))
     return Usage.of(
-        (_count(raw.get("promptTokenCount")) or 0)
-        + (_count(raw.get("toolUsePromptTokenCount")) or 0),
-        (_count(raw.get("candidatesTokenCount")) or 0) + (thoughts or 0),
-        _count(raw.get("totalTokenCount")),
-        cached_tokens=_count(raw.get("cachedContentTokenCount")),
+        (token_count(raw.get("promptTokenCount")) or 0)
+        + (token_count(raw.get("toolUsePromptTokenCount")) or 0),
+        (token_count(raw.get("candidatesTokenCount")) or 0) + (thoughts or 0),
+        token_count(raw.get("totalTokenCount")),
+        cached_tokens=token_count(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
-
-
-def _count(value: Any) -> int | None:
-    if value is None or type(value) is int:
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"token count {value!r} is not an integer")
 
 
 def parse_response(response: httpx.Response, request: Request | None = None) -> Response:

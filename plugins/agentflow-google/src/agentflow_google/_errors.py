@@ -19,7 +19,6 @@ Decisions worth knowing (also in the README):
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -27,10 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from agentflow.errors import HttpError, LLMError, ProviderError, RateLimitError, StreamingError
+from agentflow.vendor import ErrorBody as VendorErrorBody
+from agentflow.vendor import ErrorWords, parse_retry_after
+from agentflow.vendor import read_error_body as read_body
 
 if TYPE_CHECKING:
     import httpx
+
+    from agentflow.errors import LLMError
 
 __all__ = [
     "KEY_VARIABLES",
@@ -41,7 +44,6 @@ __all__ = [
     "error_from_status",
     "error_in_payload",
     "error_object",
-    "excerpt",
     "map_error",
     "read_error_body",
 ]
@@ -49,8 +51,6 @@ __all__ = [
 LABEL = "Gemini"
 #: What a key error tells the user to check.
 KEY_VARIABLES = "GOOGLE_API_KEY or GEMINI_API_KEY"
-#: The longest excerpt of an unreadable body that goes into an error message.
-EXCERPT_LIMIT = 200
 _VENDOR_MESSAGE_LIMIT = 1000
 
 #: The HTTP status each ``google.rpc`` status name stands for (for an error object that
@@ -79,23 +79,33 @@ _KEY_PATTERN = re.compile(r"AIza[0-9A-Za-z_\-]{10,}")
 
 
 @attrs.frozen(kw_only=True)
-class ErrorBody:
-    """What an error answer said: the ``error`` object's fields and the details that matter."""
+class ErrorBody(VendorErrorBody):
+    """What an error answer said: the ``error`` object's fields (``type`` is its ``status``, the
+    ``google.rpc`` code name; ``code`` its HTTP status) and the details that matter."""
 
-    message: str
-    status: str | None = None
-    code: int | None = None
     reason: str | None = None
     retry_delay: float | None = None
     quota_ids: tuple[str, ...] = ()
 
+    def details(self) -> str:
+        """``status=..., reason=...``, for an error message."""
+        return ", ".join(f"{name}={value}" for name, value in
+                         (("status", self.type), ("reason", self.reason)) if value)
 
-def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
-    """At most ``limit`` characters of ``body``, quoted, for an error message."""
-    text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).strip()
-    if not text:
-        return "(empty body)"
-    return repr(_redact(text[:limit] + "..." if len(text) > limit else text))
+
+#: How Gemini's errors are worded, where agentflow's common wording does not fit.
+WORDS = ErrorWords(label=LABEL, key_env=KEY_VARIABLES, wording={
+    403: ("refused access", "The key's project may lack access to this model, or the API may "
+          "be restricted for this key."),
+    404: ("has no such model or method",
+          "Check the model id (`agentflow models` lists the catalog) and base_url."),
+    504: ("did not finish in time", "Retry, or send a shorter prompt."),
+})
+_NO_PROJECT = ("cannot serve this request as the project is set up", "The free tier is not "
+               "offered in every country; enabling billing for the project in Google AI "
+               "Studio lifts that.")
+_DAILY_QUOTA = ("a daily quota", "It resets at midnight Pacific time; retrying sooner will not "
+                "help (a paid tier raises the limits).")
 
 
 def _redact(text: str) -> str:
@@ -105,12 +115,12 @@ def _redact(text: str) -> str:
 def read_error_body(content: bytes) -> ErrorBody:
     """The fields of Google's error body (bare or in a one-element list), or, for a body that
     is not one, an excerpt of it as the message."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return ErrorBody(message=excerpt(content))
+    return read_body(content, _fields_of, ErrorBody)
+
+
+def _fields_of(body: Any) -> ErrorBody | None:
     error = error_object(body)
-    return error_fields(error) if error is not None else ErrorBody(message=excerpt(content))
+    return error_fields(error) if error is not None else None
 
 
 def error_object(body: Any) -> dict[str, Any] | None:
@@ -145,7 +155,7 @@ def error_fields(error: Mapping[str, Any]) -> ErrorBody:
     return ErrorBody(
         message=_redact(message[:_VENDOR_MESSAGE_LIMIT].strip())
         if isinstance(message, str) and message.strip() else "(no message)",
-        status=status if isinstance(status, str) and status else None,
+        type=status if isinstance(status, str) and status else None,
         code=code if type(code) is int else None,
         reason=reason, retry_delay=delay, quota_ids=tuple(quotas))
 
@@ -163,8 +173,6 @@ def _seconds(value: Any) -> float | None:
 
 def map_error(response: httpx.Response) -> LLMError:
     """The error for an HTTP error answer (status >= 400), with Google's own words."""
-    from agentflow.vendor import parse_retry_after
-
     body = read_error_body(response.content)
     advised = parse_retry_after(response.headers.get("retry-after"))
     return error_from_status(response.status_code, body,
@@ -175,14 +183,10 @@ def error_in_payload(error: Mapping[str, Any], *, stream: bool) -> LLMError:
     """The error for an ``error`` object found where an answer was expected."""
     fields = error_fields(error)
     code = fields.code
-    status = code if code is not None and 400 <= code <= 599 else STATUS_CODES.get(
-        fields.status or "")
-    where = "in the stream" if stream else "in a 200 answer"
-    if status is None:
-        kind = f"status={fields.status}; " if fields.status else ""
-        message = f"{LABEL} reported an error {where} ({kind}no HTTP status): {fields.message}"
-        return StreamingError(message) if stream else ProviderError(message)
-    return error_from_status(status, fields, fields.retry_delay, where=where)
+    status = code if isinstance(code, int) and 400 <= code <= 599 else STATUS_CODES.get(
+        fields.type or "", 0)
+    return WORDS.in_answer(fields, STATUS_CODES, stream=stream,
+                           **_context(status, fields, fields.retry_delay))
 
 
 def error_from_status(status: int, body: ErrorBody, retry_after: float | None = None, *,
@@ -192,35 +196,22 @@ def error_from_status(status: int, body: ErrorBody, retry_after: float | None = 
     ``where`` says how the status was learnt when it was not an HTTP status (``"in the
     stream"``); messages then say so instead of ``HTTP <status>``.
     """
-    said = body.message
-    details = ", ".join(f"{name}={value}" for name, value in
-                        (("status", body.status), ("reason", body.reason)) if value)
-    status_text = f"HTTP {status}" if where is None else f"error {where}, taken as {status}"
-    ref = f"{status_text}; {details}" if details else status_text
-    context: dict[str, Any] = {"status_code": status, "error_type": body.status,
-                               "vendor_message": said}
-    if status == 429:
-        return _rate_limit(ref, body, retry_after, context)
+    return WORDS.from_status(status, body, where=where, **_context(status, body, retry_after))
+
+
+def _context(status: int, body: ErrorBody, retry_after: float | None) -> dict[str, Any]:
+    """The retry advice, the daily quota, and how a refused key or project is worded."""
+    context: dict[str, Any] = {"retry_after": retry_after}
+    if any("PerDay" in quota for quota in body.quota_ids):
+        context["quota"] = _DAILY_QUOTA
     key_problem = _key_problem(status, body)
     if key_problem is not None:
-        return HttpError(f"{LABEL} {key_problem} ({ref}): {said}. Check that {KEY_VARIABLES} "
-                         "(or the api_key_env configured for this provider) holds a valid "
-                         "Gemini API key.", retryable=False, **context)
-    return HttpError(_status_message(status, body, ref), **context)
-
-
-def _rate_limit(ref: str, body: ErrorBody, retry_after: float | None,
-                context: dict[str, Any]) -> RateLimitError:
-    said = body.message
-    if any("PerDay" in quota for quota in body.quota_ids):
-        return RateLimitError(
-            f"{LABEL} says a daily quota is used up ({ref}): {said}. It resets at midnight "
-            "Pacific time; retrying sooner will not help (a paid tier raises the limits).",
-            retry_after=retry_after, retryable=False, **context)
-    wait = (f"It advises waiting {retry_after:g} s." if retry_after is not None
-            else "Slow down and retry later.")
-    return RateLimitError(f"{LABEL} is rate limiting requests ({ref}): {said}. {wait}",
-                          retry_after=retry_after, **context)
+        context["wording"] = (key_problem, f"Check that {KEY_VARIABLES} (or the api_key_env "
+                              "configured for this provider) holds a valid Gemini API key.")
+        context["retryable"] = False
+    elif status == 400 and body.type == "FAILED_PRECONDITION":
+        context["wording"] = _NO_PROJECT
+    return context
 
 
 def _key_problem(status: int, body: ErrorBody) -> str | None:
@@ -233,27 +224,3 @@ def _key_problem(status: int, body: ErrorBody) -> str | None:
     if status == 401:
         return "could not authenticate the request"
     return None
-
-
-def _status_message(status: int, body: ErrorBody, ref: str) -> str:
-    said = body.message
-    if status == 400 and body.status == "FAILED_PRECONDITION":
-        return (f"{LABEL} cannot serve this request as the project is set up ({ref}): {said}. "
-                "The free tier is not offered in every country; enabling billing for the "
-                "project in Google AI Studio lifts that.")
-    if status == 400:
-        return (f"{LABEL} rejected the request as invalid ({ref}): {said}. Fix what it names; "
-                "retrying unchanged will not help.")
-    if status == 403:
-        return (f"{LABEL} refused access ({ref}): {said}. The key's project may lack access to "
-                "this model, or the API may be restricted for this key.")
-    if status == 404:
-        return (f"{LABEL} has no such model or method ({ref}): {said}. Check the model id "
-                "(`agentflow models` lists the catalog) and base_url.")
-    if status == 504:
-        return (f"{LABEL} did not finish in time ({ref}): {said}. Retry, or send a shorter "
-                "prompt.")
-    if status >= 500:
-        return (f"{LABEL} failed to handle the request ({ref}): {said}. The fault is on the "
-                "provider's side; retry later.")
-    return f"{LABEL} answered with an error ({ref}): {said}"

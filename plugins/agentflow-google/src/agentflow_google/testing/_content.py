@@ -1,7 +1,7 @@
 """Function calling, structured output and images as the Gemini emulation plays them.
 
-:mod:`agentflow_google._fake` serves the routes; this module checks what a request says about
-tools, schemas and media, and decides what the emulated model answers:
+:mod:`agentflow_google.testing._service` serves the routes; this module checks what a request
+says about tools, schemas and media, and decides what the emulated model answers:
 
 * Scripted ``Reply.tool_calls`` become ``functionCall`` parts (after the text, if any), sent
   whole, in the last chunk of a stream, with ``finishReason: STOP``. A call's ``id`` is sent

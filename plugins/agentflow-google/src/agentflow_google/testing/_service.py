@@ -1,4 +1,5 @@
-"""The Gemini API as the fake provider server plays it.
+"""The Gemini API as the fake provider server plays it (the emulation; see
+:mod:`agentflow_google.testing`).
 
 Routes, mounted so that the provider's base URL on the fake server is ``<server>/google`` (as
 ``https://generativelanguage.googleapis.com`` is the real one):
@@ -40,7 +41,7 @@ How a :class:`~agentflow.testing.Reply` is played, beyond the fields every emula
   (``{"error": {"code": 503, "message", "status": "UNAVAILABLE"}}`` unless ``error_type`` names
   another status), which is what the service sends when it fails mid-answer.
 * Function calls, structured output and images are played as
-  :mod:`agentflow_google._fake_content` describes: scripted ``tool_calls`` become whole
+  :mod:`agentflow_google.testing._content` describes: scripted ``tool_calls`` become whole
   ``functionCall`` parts with ``finishReason: STOP``, mode ``ANY`` forces a call, a response
   schema gets an example answer, function responses and images are echoed, and tools, parts
   and schemas are checked as the service checks them.
@@ -57,6 +58,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from agentflow.testing.emulation import count_tokens, cut_answer
 from agentflow.testing.fake import (
     FakeCall,
     FakeJSON,
@@ -66,7 +68,12 @@ from agentflow.testing.fake import (
     Reply,
 )
 from agentflow_google._errors import STATUS_CODES
-from agentflow_google._fake_content import Problem, function_words, reply_content, request_problem
+from agentflow_google.testing._content import (
+    Problem,
+    function_words,
+    reply_content,
+    request_problem,
+)
 
 __all__ = ["STATUS_NAMES", "THOUGHT_TOKENS", "error_body", "gemini_fake"]
 
@@ -386,10 +393,6 @@ def _text(content: Any) -> str:
                     if isinstance(part, dict) and "text" in part and not part.get("thought"))
 
 
-def _words(text: str) -> int:
-    return len(text.split())
-
-
 def _answer(model: str, body: dict[str, Any], reply: Reply, *,
             stream: bool) -> list[dict[str, Any]]:
     """The answer's chunks (one for a plain answer)."""
@@ -399,9 +402,9 @@ def _answer(model: str, body: dict[str, Any], reply: Reply, *,
     text, finish = _shape(answer, config)
     finish = reply.finish_reason or finish
     prompt_tokens, answer_tokens = reply.usage or (
-        sum(_words(_text(c)) + function_words(c) for c in contents)
-        + _words(_text(_get(body, "systemInstruction"))),
-        _words(text) + function_words({"parts": calls}))
+        sum(count_tokens(_text(c)) + function_words(c) for c in contents)
+        + count_tokens(_text(_get(body, "systemInstruction"))),
+        count_tokens(text) + function_words({"parts": calls}))
     thinking = _get(config, "thinkingConfig") or {}
     thoughts = THOUGHT_TOKENS if _thinks(thinking) else 0
     head = {"modelVersion": model, "responseId": secrets.token_urlsafe(17)}
@@ -468,11 +471,5 @@ def _ratings() -> list[dict[str, Any]]:
 
 def _shape(text: str, config: Mapping[str, Any]) -> tuple[str, str]:
     """The answer cut where a stop sequence starts or ``maxOutputTokens`` ends, and why."""
-    for sequence in _get(config, "stopSequences") or ():
-        at = text.find(sequence) if sequence else -1
-        if at >= 0:
-            text = text[:at]
-    limit = _get(config, "maxOutputTokens")
-    if isinstance(limit, int) and _words(text) > limit:
-        return " ".join(text.split()[:limit]), "MAX_TOKENS"
-    return text, "STOP"
+    cut = cut_answer(text, _get(config, "stopSequences"), _get(config, "maxOutputTokens"))
+    return cut.text, "MAX_TOKENS" if cut.at_limit else "STOP"
