@@ -3,20 +3,30 @@ against :class:`agentflow.testing.hostile.HostileServer`, under asyncio and trio
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tracemalloc
+from collections.abc import Iterator
 
 import anyio
+import httpx
 import pytest
 from echo_vendor import EchoVendor
 
+import agentflow._call.client
+import agentflow.sse
 from agentflow import (
     HttpError,
     LLMClientBuilder,
     LLMError,
     LLMTimeoutError,
     MetricsCollector,
+    ProviderError,
     RateLimitError,
+    StreamingError,
 )
+from agentflow._http.errors import DESCRIPTIONS, httpx_error_types, map_http_error
+from agentflow._ops.health import check_providers
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import (
@@ -27,7 +37,8 @@ from agentflow.config import (
     ProviderConfig,
     RateLimitConfig,
 )
-from agentflow.testing.hostile import Behaviour, HostileServer, fixed_answer
+from agentflow.hookspecs import hookimpl
+from agentflow.testing.hostile import Behaviour, HostileServer, fixed_answer, gzip_bomb
 
 pytestmark = pytest.mark.anyio
 cut_short = pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
@@ -205,3 +216,120 @@ async def test_a_call_that_times_out_in_the_queue_says_it_was_never_sent(runtime
     assert "max_concurrent" in message
     assert "just slow" not in message
     assert in_flight(runtime) == 0
+
+
+# 10: every httpx error is one of ours ----------------------------------------------------------
+
+
+def httpx_instance(cls: type[BaseException]) -> BaseException:
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/generate")
+    if cls is httpx.HTTPStatusError:
+        return cls("boom", request=request, response=httpx.Response(502, request=request))
+    try:
+        return cls("boom")
+    except TypeError:
+        return cls()
+
+
+@pytest.mark.parametrize("cls", httpx_error_types(), ids=lambda cls: cls.__name__)
+def test_every_httpx_exception_has_a_mapping_of_its_own(cls, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    settings = make_runtime("http://127.0.0.1:9/v1").resolve("echo-1")
+    assert cls.__name__ in DESCRIPTIONS, f"httpx.{cls.__name__} is not described"
+    error = map_http_error(httpx_instance(cls), settings)
+    assert isinstance(error, DESCRIPTIONS[cls.__name__][0])
+    assert "echo at http://127.0.0.1:9/v1" in error.message
+    assert error.provider == "echo"
+    assert error.model == "echo-1"
+
+
+@cut_short
+async def test_a_corrupt_gzip_answer_is_a_provider_error(runtime, hostile):
+    hostile.serve("corrupt_gzip")
+    with pytest.raises(ProviderError, match="cannot be decoded"):
+        await ask(runtime).execute()
+
+
+@cut_short
+async def test_a_corrupt_gzip_stream_is_a_streaming_error(runtime, hostile):
+    hostile.serve("corrupt_gzip")
+    with pytest.raises(StreamingError, match="cannot be decoded"):
+        await (await ask(runtime).execute_streaming()).collect_all()
+    assert in_flight(runtime) == 0
+
+
+# 6: bodies are counted after decoding, error bodies included ----------------------------------
+
+
+@contextlib.contextmanager
+def peak_memory() -> Iterator[list[int]]:
+    """The peak of Python allocations inside the block, in bytes (in the list it yields)."""
+    gzip_bomb()  # built once, outside the measurement
+    tracemalloc.start()
+    peak: list[int] = []
+    try:
+        yield peak
+    finally:
+        peak.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def small_answers(monkeypatch):
+    monkeypatch.setattr(agentflow._call.client, "MAX_ANSWER_BYTES", 1024 * 1024)
+
+
+@cut_short
+@pytest.mark.usefixtures("small_answers")
+@pytest.mark.parametrize("behaviour", ["gzip_bomb", "huge_body"])
+async def test_an_answer_that_inflates_past_the_limit_is_refused_in_bounded_memory(
+        runtime, hostile, behaviour):
+    hostile.serve(behaviour)
+    with peak_memory() as peak, pytest.raises(ProviderError, match="larger than 1 MiB"):
+        await ask(runtime).execute()
+    assert peak[0] < 8 * 1024 * 1024
+
+
+@cut_short
+@pytest.mark.parametrize("behaviour", ["gzip_bomb_error", "huge_error_body"])
+async def test_an_error_body_is_read_only_as_far_as_an_error_needs(runtime, hostile,
+                                                                     behaviour):
+    hostile.serve(behaviour)
+    with peak_memory() as peak, pytest.raises(HttpError) as caught:
+        await ask(runtime).execute()
+    assert caught.value.status_code == 500
+    assert peak[0] < 8 * 1024 * 1024
+
+
+@cut_short
+async def test_a_gzip_bombed_stream_inflates_piece_by_piece(runtime, hostile, monkeypatch):
+    monkeypatch.setattr(agentflow.sse, "MAX_EVENT_SIZE", 1024 * 1024)
+    hostile.serve("gzip_bomb")
+    with peak_memory() as peak, pytest.raises(StreamingError):
+        await (await ask(runtime).execute_streaming()).collect_all()
+    assert peak[0] < 8 * 1024 * 1024
+    assert in_flight(runtime) == 0
+
+
+class HealthCheck:
+    """A health check for the echo vendor: GET {base_url}/models."""
+
+    @hookimpl
+    def agentflow_check_provider(self, settings):
+        return httpx.Request("GET", settings.base_url + "/models")
+
+
+@cut_short
+async def test_a_health_check_reads_a_bounded_body(hostile, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    runtime = make_runtime(hostile.base_url)
+    runtime.host.register(HealthCheck())
+    hostile.serve("gzip_bomb")
+    try:
+        with peak_memory() as peak:
+            [health] = await check_providers(runtime, providers=["echo"])
+    finally:
+        await runtime.aclose()
+    assert health.status == "error"
+    assert "more than 1024 KiB" in health.detail
+    assert peak[0] < 8 * 1024 * 1024

@@ -17,7 +17,8 @@ from agentflow._call.reporting import CallReport
 from agentflow._call.retry import RETRYABLE_STATUSES, RetryPolicy
 from agentflow._call.streaming import StreamingResponse
 from agentflow._call.timeouts import TimeoutOverrides, Timeouts
-from agentflow._http.transport import map_transport_error
+from agentflow._http.body import BodyTooLargeError, read_body, with_body
+from agentflow._http.errors import map_http_error
 from agentflow._limits.admission import Admission
 from agentflow._limits.rates import estimate_tokens
 from agentflow.errors import (
@@ -40,10 +41,12 @@ if TYPE_CHECKING:
     from agentflow._runtime.runtime import Runtime
     from agentflow.types import ModelSettings
 
-__all__ = ["MAX_ANSWER_BYTES", "RETRYABLE_STATUSES", "LLMClient"]
+__all__ = ["MAX_ANSWER_BYTES", "MAX_ERROR_BYTES", "RETRYABLE_STATUSES", "LLMClient"]
 
-#: The largest non-streamed answer read into memory; a larger one is a ProviderError.
+#: The largest non-streamed answer read into memory (decoded); a larger one is a ProviderError.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
+#: How much of an error answer's body is read (decoded): enough for any vendor's error JSON.
+MAX_ERROR_BYTES = 1024 * 1024
 
 
 class LLMClient:
@@ -244,26 +247,24 @@ class LLMClient:
 
         try:
             response = await client.send(http_request, stream=True)
-        except httpx.TransportError as exc:
-            error = map_transport_error(exc, self.settings, read_kind=read_kind)
+        except httpx.HTTPError as exc:
+            error = map_http_error(exc, self.settings, read_kind=read_kind)
             error.retryable = True
-            error.__cause__ = exc
             return None, error
         if response.status_code >= 400:
-            try:
-                await response.aread()
-            except httpx.TransportError:
-                pass  # the status says enough; the body would only have added the words
+            try:  # the vendor's words, as much of them as an error needs
+                response = with_body(response, await read_body(
+                    response, MAX_ERROR_BYTES, truncate=True))
+            except httpx.HTTPError:
+                response = with_body(response, b"")  # the status says enough
             finally:
                 await response.aclose()
             return None, self._http_error(response)
         if not stream:
             try:
                 return await self._read_answer(response), None
-            except httpx.TransportError as exc:
-                error = map_transport_error(exc, self.settings, read_kind=read_kind)
-                error.__cause__ = exc
-                return None, error
+            except httpx.HTTPError as exc:
+                return None, map_http_error(exc, self.settings, read_kind=read_kind)
             except LLMError as exc:
                 return None, exc
             finally:
@@ -271,32 +272,16 @@ class LLMClient:
         return response, None
 
     async def _read_answer(self, response: httpx.Response) -> httpx.Response:
-        """The whole body of a non-streamed answer, refused past :data:`MAX_ANSWER_BYTES`."""
-        import httpx
-
+        """The whole body of a non-streamed answer, refused past :data:`MAX_ANSWER_BYTES`
+        (counted after decompression: a small gzip body may inflate to gigabytes)."""
         declared = response.headers.get("content-length", "")
-        if declared.isdigit():
-            if int(declared) > MAX_ANSWER_BYTES:
-                raise self._too_large(response)
-            await response.aread()
-            return response
-        parts: list[bytes] = []
-        size = 0
-        body = response.aiter_bytes()
+        if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+            raise self._too_large(response)
         try:
-            async for part in body:
-                size += len(part)
-                if size > MAX_ANSWER_BYTES:
-                    raise self._too_large(response)
-                parts.append(part)
-        finally:
-            await body.aclose()  # type: ignore[attr-defined]
-        # The body is decoded already: the copy carries no content-encoding to apply again.
-        headers = [(name, value) for name, value in response.headers.multi_items()
-                   if name.lower() not in ("content-encoding", "content-length",
-                                           "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=b"".join(parts),
-                              request=response.request, extensions=response.extensions)
+            content = await read_body(response, MAX_ANSWER_BYTES)
+        except BodyTooLargeError:
+            raise self._too_large(response) from None
+        return with_body(response, content)
 
     def _estimated_tokens(self) -> int:
         return estimate_tokens(prompt_chars(self.request), self.request.max_tokens)
@@ -304,7 +289,7 @@ class LLMClient:
     def _too_large(self, response: httpx.Response) -> ProviderError:
         return ProviderError(
             f"{self.settings.provider} sent an answer larger than "
-            f"{MAX_ANSWER_BYTES / 1024 ** 2:g} MiB; it was not read",
+            f"{MAX_ANSWER_BYTES / 1024 ** 2:g} MiB (decoded); the rest was not read",
             provider=self.settings.provider, model=self.settings.name,
             request_id=_request_id(response), retryable=False)
 
@@ -360,9 +345,10 @@ class LLMClient:
     def _stream_transport_error(self, exc: Exception) -> LLMError:
         import httpx
 
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.HTTPError):
             limits = self.timeouts.for_attempt(0.0, stream=True)
-            return map_transport_error(exc, self.settings, read_kind=limits.read_kind)
+            return map_http_error(exc, self.settings, read_kind=limits.read_kind,
+                                  stream_body=True)
         return StreamingError(
             f"the {self.settings.provider} stream broke off ({type(exc).__name__}: {exc}); "
             "the text received so far is kept in .partial_text",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from agentflow._http.body import DecodedBody
 from agentflow.errors import LLMError, ProviderError, StreamingError
 from agentflow.sse import EventTooLargeError, SSEDecoder
 
@@ -236,13 +237,9 @@ class StreamingResponse:
 
 
 def _body_iterator(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body's bytes as they arrive.
-
-    An event stream is normally not content-encoded, and then we iterate httpx's byte stream
-    ourselves: holding that iterator lets :meth:`StreamingResponse.aclose` close it
-    deterministically, which ``aiter_bytes()`` does not (its inner iterator is left to the
-    garbage collector, which trio reports as a leak).
-    """
-    if response.headers.get("content-encoding", "identity").lower() != "identity":
-        return response.aiter_bytes()
-    return response.stream.__aiter__()  # type: ignore[union-attr]
+    """The body's bytes as they arrive, decoded, never more than 64 KiB at a time (a gzip bomb
+    inflates piece by piece). :class:`~agentflow._http.body.DecodedBody` reads the transport's
+    stream itself, so :meth:`StreamingResponse.aclose` closes it deterministically, which
+    ``aiter_bytes()`` does not (its inner iterator is left to the garbage collector, which trio
+    reports as a leak)."""
+    return DecodedBody(response)

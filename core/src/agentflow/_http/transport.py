@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from agentflow.errors import LLMError, LLMTimeoutError, ProviderError
+from agentflow._http.errors import map_http_error
+
+if TYPE_CHECKING:
+    from agentflow.errors import LLMError
 
 if TYPE_CHECKING:
     import ssl
@@ -187,72 +190,7 @@ def _new_client(ca_bundle: str | None = None, trust_env: bool = False) -> httpx.
     )
 
 
-def _is_certificate_failure(exc: BaseException) -> bool:
-    """Whether a connection failed because the server's certificate was not trusted."""
-    import ssl
-
-    seen: BaseException | None = exc
-    for _ in range(8):  # httpx wraps httpcore's error, which wraps ssl's
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-                seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-#: What to raise, per kind of timeout: the setting that governs it.
-_TIMEOUT_SETTINGS = {
-    "connect": "connect_timeout_seconds (or .timeout(connect=...))",
-    "read": "read_timeout_seconds (or .timeout(read=...))",
-    "stream_idle": "stream_idle_timeout_seconds (or .timeout(stream_idle=...))",
-    "write": "read_timeout_seconds (or .timeout(read=...))",
-    "pool": "timeout_seconds, or lower the number of requests in flight",
-    "total": "timeout_seconds (or .timeout(...))",
-}
-
-
 def map_transport_error(exc: Exception, settings: ModelSettings, *, read_kind: str = "read",
                         **context: Any) -> LLMError:
-    """Turn an httpx transport exception into the most specific :class:`LLMError`.
-
-    ``read_kind`` is the limit behind httpx's read timeout (``read`` or ``stream_idle``).
-    """
-    import httpx
-
-    where = f"{settings.provider} at {settings.base_url}"
-    context.setdefault("provider", settings.provider)
-    context.setdefault("model", settings.name)
-    if isinstance(exc, httpx.TimeoutException):
-        kind = {
-            httpx.ConnectTimeout: "connect",
-            httpx.ReadTimeout: read_kind,
-            httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "pool",
-        }.get(type(exc), "read")
-        what = {"stream_idle": "the stream sent nothing for too long",
-                "pool": "no connection of the pool became free in time",
-                "total": "no complete answer within the total time limit"}.get(
-                    kind, f"{kind} timeout")
-        return LLMTimeoutError(
-            f"{what} talking to {where} ({kind} limit); raise {_TIMEOUT_SETTINGS[kind]} "
-            "if the provider is just slow",
-            timeout_kind=kind,
-            **context,
-        )
-    if isinstance(exc, httpx.ConnectError) and _is_certificate_failure(exc):
-        return ProviderError(
-            f"the TLS certificate of {where} could not be verified ({exc}); if the provider "
-            "uses a private CA or you are behind a proxy that inspects TLS, set "
-            f"providers.{settings.provider}.ca_bundle to its CA certificates",
-            **context,
-        )
-    if isinstance(exc, httpx.ConnectError):
-        return ProviderError(
-            f"could not connect to {where}: {exc or type(exc).__name__}; check base_url and "
-            "your network",
-            **context,
-        )
-    return ProviderError(f"transport error talking to {where}: "
-                         f"{type(exc).__name__}: {exc}", **context)
+    """:func:`agentflow._http.errors.map_http_error`, the one mapping of httpx's errors."""
+    return map_http_error(exc, settings, read_kind=read_kind, **context)

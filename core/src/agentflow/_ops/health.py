@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import attrs
 
+from agentflow._http.body import BodyTooLargeError, read_body, with_body
+from agentflow._http.errors import map_http_error, reason, tls_failure
 from agentflow._observe.logs import redact
 from agentflow.errors import ConfigurationError, LLMError, MissingApiKeyError
 
 if TYPE_CHECKING:
-    import ssl
-
     import httpx
 
     from agentflow._runtime.runtime import Runtime
@@ -48,6 +48,8 @@ _NOT_FAILED = frozenset({"ok", "slow", "unsupported"})
 #: Default limits of :func:`check_providers`, in seconds.
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_SLOW_AFTER = 2.0
+#: The most of a health check's answer that is read (decoded); a larger one is an error.
+MAX_HEALTH_BYTES = 1024 * 1024
 
 
 @attrs.frozen(kw_only=True)
@@ -192,14 +194,23 @@ async def _probe(runtime: Runtime, settings: ModelSettings, request: httpx.Reque
     started = anyio.current_time()
     try:
         with anyio.fail_after(timeout):
-            response = await client.send(request)
+            response = await client.send(request, stream=True)
+            try:
+                response = with_body(response, await read_body(response, MAX_HEALTH_BYTES))
+            finally:
+                await response.aclose()
     except TimeoutError:
         return _timed_out(runtime, settings, f"no complete answer within {timeout:g} s")
+    except BodyTooLargeError:
+        return _result(runtime, settings.provider, "error", settings=settings, detail=(
+            f"{settings.base_url} answered the health check with more than "
+            f"{MAX_HEALTH_BYTES // 1024} KiB (decoded), so base_url probably points at "
+            "something else than the API"))
     except httpx.TimeoutException as exc:
         phase = "connection" if isinstance(exc, httpx.ConnectTimeout) else "answer"
         limit = connect if isinstance(exc, httpx.ConnectTimeout) else timeout
         return _timed_out(runtime, settings, f"no {phase} within {limit:g} s")
-    except httpx.TransportError as exc:
+    except httpx.HTTPError as exc:
         return _transport_failure(runtime, settings, exc, host)
     latency = (anyio.current_time() - started) * 1000
     return _classify(runtime, settings, response, latency, slow_after)
@@ -211,11 +222,11 @@ def _timed_out(runtime: Runtime, settings: ModelSettings, what: str) -> Provider
         "firewall drops the traffic: retry with a larger --timeout, or check the network"))
 
 
-def _transport_failure(runtime: Runtime, settings: ModelSettings, exc: httpx.TransportError,
+def _transport_failure(runtime: Runtime, settings: ModelSettings, exc: httpx.HTTPError,
                        host: str) -> ProviderHealth:
     import httpx
 
-    tls = _tls_error(exc)
+    tls = tls_failure(exc)
     if tls is not None:
         import ssl
 
@@ -226,28 +237,13 @@ def _transport_failure(runtime: Runtime, settings: ModelSettings, exc: httpx.Tra
         return _result(runtime, settings.provider, "tls_error", settings=settings, detail=(
             f"{what}; check base_url and the system clock, and for a private CA or a proxy "
             f"that intercepts TLS set providers.{settings.provider}.ca_bundle"))
-    reason = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
         return _result(runtime, settings.provider, "unreachable", settings=settings, detail=(
-            f"cannot connect to {settings.base_url} ({reason}); check base_url, the network "
-            "and that the server is running"))
-    return _result(runtime, settings.provider, "error", settings=settings, detail=(
-        f"the connection to {settings.base_url} failed ({type(exc).__name__}: {reason}); "
-        "retry, and check base_url if it persists"))
-
-
-def _tls_error(exc: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind a transport error (httpx and anyio or trio wrap it), if any."""
-    import ssl
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+            f"cannot connect to {settings.base_url} ({reason(exc)}); check base_url, the "
+            "network and that the server is running"))
+    # everything else as a call would report it: one mapping of httpx's errors
+    return _result(runtime, settings.provider, "error", settings=settings,
+                   detail=map_http_error(exc, settings).message)
 
 
 def _classify(runtime: Runtime, settings: ModelSettings, response: httpx.Response,
