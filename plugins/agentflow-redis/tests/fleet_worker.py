@@ -52,8 +52,11 @@ class StoreEvents:
 def configure(job: dict[str, Any]) -> Runtime:
     plugins: dict[str, Any] = {}
     if job.get("redis_url"):
+        # A generous step timeout: six busy processes share two cores here, and what this run
+        # shows is a dead server (refused at once), not a slow one.
         plugins["redis"] = {"url": job["redis_url"], "key_prefix": job.get("prefix", "fleet"),
-                            "reconnect_seconds": job.get("reconnect_seconds", 0.2)}
+                            "reconnect_seconds": job.get("reconnect_seconds", 0.2),
+                            "timeout_seconds": job.get("timeout_seconds", 2.0)}
     limits = RateLimitConfig(requests_per_minute=job.get("rpm"),
                              max_concurrent=job.get("max_concurrent"))
     config = Config(plugins=plugins, providers={"openai": ProviderConfig(
@@ -104,6 +107,7 @@ def main(raw: str) -> None:
         "ok": len(ok), "errors": errors[:5], "failed": len(errors), "seconds": elapsed,
         "fallback_logs": sum("cannot be used" in m for m in count.messages),
         "recovery_logs": sum("answers again" in m for m in count.messages),
+        "log": count.messages[:6],
         "events": events.counts,
     }), flush=True)
 

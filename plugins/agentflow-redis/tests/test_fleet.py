@@ -197,6 +197,6 @@ def test_a_redis_outage_fails_no_call(counting: CountingServer) -> None:
     assert resumed == [True]
     assert [r["failed"] for r in reports] == [0] * PROCESSES, reports
     assert sum(r["ok"] for r in reports) == TOTAL
-    assert [r["fallback_logs"] for r in reports] == [1] * PROCESSES, reports
+    assert [r["fallback_logs"] for r in reports] == [1] * PROCESSES, [r["log"] for r in reports]
     assert [r["events"].get("llm.limit_store.fallback") for r in reports] == [1] * PROCESSES
     assert all(r["recovery_logs"] == 1 for r in reports), reports

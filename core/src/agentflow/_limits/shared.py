@@ -97,7 +97,10 @@ class StoreLimiter:
         store, scope = self.store, self.scope
         lease = uuid.uuid4().hex if scope.max_concurrent is not None else None
         ttl = (ttl_seconds if ttl_seconds is not None else DEFAULT_HOLD) + LEASE_MARGIN
-        wait, held = await store.admit(scope, tokens, lease, ttl)
+        # Each step is shielded (it is short: the store bounds it): a caller cancelled while
+        # the store was granting must know what it was granted, to give it back.
+        with anyio.CancelScope(shield=True):
+            wait, held = await store.admit(scope, tokens, lease, ttl)
         try:
             if wait > 0:
                 await anyio.sleep(wait)
@@ -120,7 +123,7 @@ class StoreLimiter:
         poll = FIRST_POLL
         while True:
             if retry is None:  # not asked yet (the reservation had to wait)
-                retry = await self.store.acquire_lease(self.scope, lease, ttl)
+                retry = await self._ask(lease, ttl)
             if retry <= 0:
                 return
             token = _loop_token()
@@ -131,6 +134,11 @@ class StoreLimiter:
                 await freed.wait()
             poll = min(poll * 2, MAX_POLL)
             retry = None
+
+    async def _ask(self, lease: str, ttl: float) -> float:
+        with anyio.CancelScope(shield=True):  # a slot granted must be known, to be freed
+            retry = await self.store.acquire_lease(self.scope, lease, ttl)
+        return retry
 
     def _slot_freed(self) -> None:
         freed = self._freed.pop(_loop_token(), None)
@@ -195,7 +203,8 @@ class StoreBreaker:
         """Permission for one attempt, or :class:`CircuitOpenError` while the circuit is open
         (or the fleet's one probe is under way)."""
         ttl = (ttl_seconds if ttl_seconds is not None else DEFAULT_HOLD) + LEASE_MARGIN
-        entry = await self.store.circuit_enter(self.circuit, ttl)
+        with anyio.CancelScope(shield=True):  # a probe's turn granted must be reported
+            entry = await self.store.circuit_enter(self.circuit, ttl)
         if entry.changed is not None:
             self.changed(*entry.changed)
         if entry.allowed:
