@@ -122,3 +122,21 @@ async def test_an_abandoned_probe_frees_its_turn(store: RedisLimitStore) -> None
         scope.cancel()
         await probe.aabandon()  # shielded: it reaches Redis although its caller is cancelled
     assert (await breaker.aenter()).is_probe
+
+
+async def test_another_process_opening_the_circuit_is_seen_within_closed_for(
+        store: RedisLimitStore, redis_url: str) -> None:
+    circuit = CircuitScope(key="openai", failure_threshold=2, cooldown_seconds=60)
+    second = other(redis_url)
+    mine = StoreBreaker(store, circuit)
+    theirs = StoreBreaker(second, circuit)
+    try:
+        await (await mine.aenter()).asuccess()  # closed, no failures: trusted a moment
+        for _ in range(2):
+            await (await theirs.aenter()).afailure("503")
+        assert not (await mine.aenter()).is_probe  # within CLOSED_FOR: not asked again
+        mine.closed_until = 0.0  # as when CLOSED_FOR has passed
+        with pytest.raises(CircuitOpenError, match="failed 2 times in a row"):
+            await mine.aenter()
+    finally:
+        await second.aclose()

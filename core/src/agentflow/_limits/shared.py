@@ -34,6 +34,8 @@ MAX_POLL = 0.05
 #: time limit assumed when none is given.
 LEASE_MARGIN = 5.0
 DEFAULT_HOLD = 600.0
+#: How long a circuit seen closed (with no failures) is trusted before the store is asked again.
+CLOSED_FOR = 0.1
 #: The bound on anything given back during a cancellation (each store step has its own too).
 _CLEANUP = 1.0
 
@@ -198,10 +200,18 @@ class StoreBreaker:
         # Whether the last verdict this process saw was "closed, no failures": a success then
         # needs no round trip. Wrong at worst for one report after another process's failure.
         self.closed_hint = False
+        # Until when that verdict is trusted without asking (time.monotonic()).
+        self.closed_until = 0.0
 
     async def aenter(self, ttl_seconds: float | None = None) -> StoreProbe:
         """Permission for one attempt, or :class:`CircuitOpenError` while the circuit is open
-        (or the fleet's one probe is under way)."""
+        (or the fleet's one probe is under way).
+
+        A circuit seen closed with no failures is trusted for :data:`CLOSED_FOR` without
+        asking the store again: another process's opening reaches this one that much later.
+        """
+        if self.closed_hint and time.monotonic() < self.closed_until:
+            return StoreProbe(self, False)
         ttl = (ttl_seconds if ttl_seconds is not None else DEFAULT_HOLD) + LEASE_MARGIN
         with anyio.CancelScope(shield=True):  # a probe's turn granted must be reported
             entry = await self.store.circuit_enter(self.circuit, ttl)
@@ -209,6 +219,8 @@ class StoreBreaker:
             self.changed(*entry.changed)
         if entry.allowed:
             self.closed_hint = not entry.probe and entry.failures == 0
+            if self.closed_hint:
+                self.closed_until = time.monotonic() + CLOSED_FOR
             return StoreProbe(self, entry.probe)
         self.closed_hint = False
         cooldown = self.circuit.cooldown_seconds
@@ -218,7 +230,7 @@ class StoreBreaker:
             f"{self.provider} failed {entry.failures} times in a row (last: "
             f"{entry.last_failure}), so requests to it fail fast for {cooldown:g} s; {when}. "
             "Fallback models, if configured, are tried meanwhile.",
-            provider=self.provider, retry_at=anyio.current_time() + entry.retry_in)
+            provider=self.provider, retry_at=time.monotonic() + entry.retry_in)
 
     def changed(self, old: str, new: str) -> None:
         """Tell ``on_change`` of a transition."""
