@@ -91,3 +91,36 @@ def test_the_table_names_only_distributions_of_this_repository():
 
     ours = {"agentflow-core", *(p.name for p in (ROOT / "plugins").iterdir())}
     assert {distribution for distribution, _ in KNOWN_VENDORS.values()} <= ours
+
+
+@pytest.mark.parametrize("plugins", [None, ""], ids=["plugins installed", "core only"])
+def test_an_unknown_vendor_gets_no_guessed_distribution_name(plugins, tmp_path):
+    (tmp_path / "agentflow.yml").write_text(
+        "providers:\n  local:\n    vendor: mistral_ai\n    base_url: http://127.0.0.1:1/v1\n")
+    result = run("-m", "agentflow.cli", "validate", "agentflow.yml", plugins=plugins,
+                 cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert ("third-party vendor plugins are named agentflow-<vendor>: check who publishes one "
+            "before installing it") in result.stdout
+    named = {word.strip("(),;.:") for word in result.stdout.split()
+             if word.startswith("agentflow-") and word != "agentflow-<vendor>:"}
+    assert named <= REAL_DISTRIBUTIONS, named
+    assert "mistral" not in "".join(named)
+
+
+def test_a_model_of_an_unknown_vendor_gets_no_guessed_distribution_name(tmp_path):
+    (tmp_path / "agentflow.yml").write_text("models:\n  m:\n    vendor: mistral_ai\n")
+    code = ("import asyncio\n"
+            "from agentflow import AgentFlow, ConfigurationError\n"
+            "async def main():\n"
+            "    await AgentFlow.init_with_config('agentflow.yml')\n"
+            "    await AgentFlow.model('m').prompt('Hi').execute()\n"
+            "try:\n"
+            "    asyncio.run(main())\n"
+            "except ConfigurationError as error:\n"
+            "    print(error)\n")
+    result = run("-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "'mistral_ai' is neither a provider entry nor an installed vendor" in result.stdout
+    assert "`agentflow plugins` lists what is installed" in result.stdout
+    assert "agentflow-mistral" not in result.stdout

@@ -354,11 +354,19 @@ class TestVendors:
             "agentflow.yml:3:13: providers.x.vendor: unknown vendor 'antropic'; installed "
             "vendors: anthropic, openai, openai_compatible; did you mean 'anthropic'?"]
 
-    def test_an_unknown_vendor_without_a_close_match_suggests_a_plugin(self):
+    def test_an_unknown_vendor_without_a_close_match_says_how_to_find_its_plugin(self):
+        # no distribution name is guessed from the vendor: anyone may register one
         assert check("providers:\n  x: {vendor: mistral_ai}\n") == [
             "agentflow.yml:2:15: providers.x.vendor: unknown vendor 'mistral_ai'; installed "
-            "vendors: anthropic, openai, openai_compatible (is agentflow-mistral-ai "
-            "installed?)"]
+            "vendors: anthropic, openai, openai_compatible; `agentflow plugins` lists what is "
+            "installed; third-party vendor plugins are named agentflow-<vendor>: check who "
+            "publishes one before installing it"]
+
+    def test_an_unknown_vendor_with_no_plugins_installed(self):
+        assert check("providers:\n  x: {vendor: mistral_ai}\n", providers={}) == [
+            "agentflow.yml:2:15: providers.x.vendor: unknown vendor 'mistral_ai'; no vendor "
+            "plugin is installed; third-party vendor plugins are named agentflow-<vendor>: "
+            "check who publishes one before installing it"]
 
     def test_an_entry_without_vendor_must_be_named_after_one(self):
         assert check("providers:\n  openai: {}\n  my-server:\n    base_url: https://x.test\n") == [
@@ -382,6 +390,16 @@ class TestVendors:
         """) == ["agentflow.yml:6:15: models.c.vendor: 'mien' is neither a provider entry nor an "
                  "installed vendor; installed vendors: anthropic, openai, openai_compatible; did "
                  "you mean 'mine'?"]
+
+    def test_a_model_vendor_that_no_plugin_serves_says_how_to_get_one(self):
+        assert check("models:\n  a: {vendor: ollama}\n  b: {vendor: mistral_ai}\n") == [
+            "agentflow.yml:2:15: models.a.vendor: 'ollama' is neither a provider entry nor an "
+            "installed vendor; installed vendors: anthropic, openai, openai_compatible; to use "
+            "it: write vendor: openai_compatible (agentflow-openai, installed, serves ollama)",
+            "agentflow.yml:3:15: models.b.vendor: 'mistral_ai' is neither a provider entry nor "
+            "an installed vendor; installed vendors: anthropic, openai, openai_compatible; "
+            "`agentflow plugins` lists what is installed; third-party vendor plugins are named "
+            "agentflow-<vendor>: check who publishes one before installing it"]
 
     def test_a_model_without_vendor_must_be_in_a_catalog_when_the_catalog_is_known(self):
         catalog = {"gpt-4o": ModelInfo(name="gpt-4o", provider="openai")}

@@ -162,8 +162,9 @@ class LLMClient:
             vendor=settings.vendor, request=self.request, settings=settings)
         if http_request is None:
             raise UnsupportedProviderError(
-                f"no installed plugin builds requests for vendor {settings.vendor!r}; install "
-                f"agentflow-{settings.vendor} or check `agentflow plugins`",
+                f"no installed plugin builds requests for vendor {settings.vendor!r}; "
+                "`agentflow plugins` lists the installed plugins and the vendors each "
+                "registers (a plugin that registers a vendor must answer its hooks)",
                 provider=settings.provider, model=settings.name)
         return http_request
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from agentflow._observe.logs import remember_secret
-from agentflow.config._install_hints import NO_VENDOR_PLUGIN, install_phrase
+from agentflow.config._install_hints import NO_VENDOR_PLUGIN, find_plugin, install_phrase
 from agentflow.config._problems import did_you_mean
 from agentflow.config._secrets import unset_phrase
 from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
@@ -303,8 +303,9 @@ class ModelRegistry:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         user = f"model {name!r}" if name is not None else f"provider entry {provider!r}"
         phrase = install_phrase(vendor, installed)
+        advice = find_plugin(any_installed=bool(installed))
         add = (f" To use it: {phrase}." if phrase is not None else
-               f" To add it: pip install agentflow-{vendor.replace('_', '-')}")
+               f" {advice[0].upper()}{advice[1:]}.")
         raise UnsupportedProviderError(
             f"no installed plugin provides vendor {vendor!r} (used by {user}); "
             f"installed vendors: {names}.{hint}{add}", provider=provider, model=name)

@@ -4,7 +4,8 @@ An install hint names only a distribution that exists. A name guessed from the v
 (``agentflow-ollama``) may belong to nobody, and then to whoever registers it first: suggesting
 it invites typosquatting. The core knows no vendor's behaviour; this table only knows, for its
 messages, which first-party distribution serves a vendor name, including the names of services
-reached through another vendor (Ollama, vLLM and llama.cpp speak OpenAI's format).
+reached through another vendor (Ollama, vLLM and llama.cpp speak OpenAI's format). For any
+other vendor the messages say how to find its plugin (:func:`find_plugin`), never a name.
 """
 
 from __future__ import annotations
@@ -53,3 +54,14 @@ def install_phrase(vendor: str, installed: Collection[str]) -> str | None:
     if target in installed:
         return f"write vendor: {target} ({distribution}, installed, serves {vendor})"
     return f"pip install {distribution} and write vendor: {target}"
+
+
+def find_plugin(*, any_installed: bool = True) -> str:
+    """How to find the plugin for a vendor no first-party distribution serves.
+
+    No distribution name is guessed from the vendor: the advice is where to look and to check
+    the publisher, since anyone may register ``agentflow-<anything>`` on a package index.
+    """
+    listed = "`agentflow plugins` lists what is installed; " if any_installed else ""
+    return (f"{listed}third-party vendor plugins are named agentflow-<vendor>: check who "
+            "publishes one before installing it")

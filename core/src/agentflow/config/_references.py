@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentflow.config._install_hints import install_phrase
+from agentflow.config._install_hints import find_plugin, install_phrase
 from agentflow.config._problems import Anchor, Problem, did_you_mean, suggestion
 from agentflow.config._secrets import api_key_env_problem, unset_phrase
 from agentflow.config._urls import base_url_problem, insecure_host, insecure_http_message
@@ -152,7 +152,7 @@ def _check_model(alias: Any, model: Mapping[Any, Any], entries: Mapping[Any, Any
     if raw not in entries and raw not in providers:
         known = [str(name) for name in entries] + list(providers)
         close = did_you_mean(raw, known)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else _vendor_advice(raw, providers)
         return [Problem(("models", alias, "vendor"),
                         f"{raw!r} is neither a provider entry nor an installed vendor"
                         f"{_installed(providers)}{hint}")]
@@ -187,15 +187,23 @@ def _installed(providers: Mapping[str, ProviderSpec]) -> str:
 
 
 def _unknown_vendor(vendor: str, providers: Mapping[str, ProviderSpec]) -> str:
-    plugin = f"agentflow-{vendor.replace('_', '-')}"
     phrase = install_phrase(vendor, providers)
     if not providers:
-        return (f"unknown vendor {vendor!r}; no vendor plugin is installed (try "
-                f"{phrase or f'pip install {plugin}'})")
+        if phrase is not None:
+            return f"unknown vendor {vendor!r}; no vendor plugin is installed (try {phrase})"
+        return (f"unknown vendor {vendor!r}; no vendor plugin is installed; "
+                f"{find_plugin(any_installed=False)}")
     if phrase is not None:
         return f"unknown vendor {vendor!r}{_installed(providers)}; to use it: {phrase}"
-    hint = suggestion(vendor, providers) or f" (is {plugin} installed?)"
+    hint = suggestion(vendor, providers) or f"; {find_plugin()}"
     return f"unknown vendor {vendor!r}{_installed(providers)}{hint}"
+
+
+def _vendor_advice(vendor: str, providers: Mapping[str, ProviderSpec]) -> str:
+    phrase = install_phrase(vendor, providers)
+    if phrase is not None:
+        return f"; to use it: {phrase}"
+    return f"; {find_plugin(any_installed=bool(providers))}"
 
 
 def check_api_keys(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec],
