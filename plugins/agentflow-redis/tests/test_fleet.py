@@ -172,8 +172,10 @@ def test_in_process_limits_overshoot(counting: CountingServer) -> None:
     print(f"\nin-process: most in flight {counting.most_in_flight} (limit {MAX_CONCURRENT}); "
           f"worst window excess {excess:.1f} (limit {RPM}); most in 1 s "
           f"{per_window(arrivals, 1)}")
-    assert counting.most_in_flight > MAX_CONCURRENT
-    assert excess > RPM
+    # Each loop has its own slots: the fleet runs many times the cap at once. (Its rate
+    # overshoot, printed, depends on how fast this machine drives eight loops: 1,600 calls
+    # within 20 s exceed one bucket's allowance, which a busy two-core machine may not reach.)
+    assert counting.most_in_flight > 2 * MAX_CONCURRENT
 
 
 def test_a_redis_outage_fails_no_call(counting: CountingServer) -> None:
