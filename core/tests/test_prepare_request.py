@@ -6,7 +6,7 @@ import attrs
 import pytest
 from echo_vendor import EchoVendor
 
-from agentflow import ConfigurationError, LLMClientBuilder, ValidationError
+from agentflow import LLMClientBuilder, ValidationError
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
@@ -86,9 +86,17 @@ class Tagger:
 
 
 class Wrapping:
+    """Wraps the whole chain once: sees the request as given and the chain's result."""
+
+    def __init__(self):
+        self.seen = []
+
     @hookimpl(wrapper=True)
-    def agentflow_prepare_request(self, request, settings):
-        return (yield)
+    def agentflow_prepare_request(self, request):
+        (prepared,) = yield
+        self.seen.append((request.messages[-1].content, prepared.messages[-1].content))
+        return [attrs.evolve(prepared, messages=(*prepared.messages[:-1], attrs.evolve(
+            prepared.messages[-1], content=f"<{prepared.messages[-1].content}>")))]
 
 
 async def test_implementations_may_take_fewer_arguments_and_run_first(runtime, server):
@@ -97,9 +105,9 @@ async def test_implementations_may_take_fewer_arguments_and_run_first(runtime, s
     assert server.requests[-1].json["messages"][-1]["content"] == "HI #TAG [VIA ECHO]"
 
 
-async def test_a_wrapper_of_the_chain_hook_is_refused(runtime, server):
-    runtime.host.register(Wrapping(), name="wrapping")
-    with pytest.raises(ConfigurationError, match="plugin 'wrapping' implements "
-                                                 "agentflow_prepare_request as a wrapper"):
-        await LLMClientBuilder("echo-1", runtime=runtime).prompt("hi").execute()
-    assert server.requests == []
+async def test_a_wrapper_wraps_the_whole_chain_once(runtime, server):
+    wrapping = Wrapping()
+    runtime.host.register(wrapping, name="wrapping")
+    await LLMClientBuilder("echo-1", runtime=runtime).prompt("hi").execute()
+    assert wrapping.seen == [("hi", "HI [VIA ECHO]")]
+    assert server.requests[-1].json["messages"][-1]["content"] == "<HI [VIA ECHO]>"

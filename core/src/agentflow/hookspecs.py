@@ -5,7 +5,7 @@ A plugin is a module (or object) with functions named after these specs and mark
 first use. Hooks are always called with keyword arguments, so an implementation may accept
 only the arguments it needs; new arguments may be added to a spec in later versions.
 
-Three kinds of hooks:
+The kinds of hooks:
 
 * *collect* hooks (``agentflow_register_providers``, ``agentflow_default_models``,
   ``agentflow_fake_routes``) are called on every plugin and their lists are concatenated;
@@ -16,12 +16,20 @@ Three kinds of hooks:
   returns ``None``. :class:`agentflow.vendor.VendorPlugin` writes that dispatch once.
   Cross-cutting plugins (redaction, auditing, extra headers) take part by declaring
   ``@hookimpl(wrapper=True)`` on the same hooks;
-* *notify* hooks (``agentflow_record_event``, ``agentflow_configure``) are called on every
-  plugin and return nothing;
+* *notify* hooks (``agentflow_record_event``, ``agentflow_record_stream_chunk``,
+  ``agentflow_configure``) are called on every plugin and return nothing;
+  ``agentflow_configure`` is *historic*: a plugin registered later is called at once with the
+  configuration in force;
 * the *factory* hook ``agentflow_limit_store`` is answered by the first plugin that returns
   something (first-result, with no provider argument);
 * the *chain* hook ``agentflow_prepare_request`` is called on every plugin, each handed the
   request as the one before left it.
+
+Every hook is called through pluggy, so pluggy's contract holds for all of them: an
+implementation gets only the arguments it names, implementations run in pluggy's order
+(``tryfirst``, then the last registered first, then ``trylast``), ``@hookimpl(wrapper=True)``
+implementations wrap the call, and ``AGENTFLOW_TRACE_HOOKS=1`` logs every call. docs/hooks.md
+says for each hook how it is called.
 """
 
 from __future__ import annotations
@@ -95,8 +103,10 @@ def agentflow_prepare_request(request: Request, settings: ModelSettings) -> Requ
         refuse the request: nothing is sent.
 
     Chain hook: called on every plugin, each given the request as the one before left it, in
-    pluggy's order (``tryfirst`` impls, then the last registered first, then ``trylast`` ones).
-    Implement it plainly: a ``wrapper=True`` impl of this hook is refused.
+    pluggy's order (``tryfirst`` impls, then the last registered first, then ``trylast`` ones);
+    each plugin's call is a pluggy call of its own (traced). A ``wrapper=True`` impl wraps the
+    whole chain once: its ``yield`` gives ``[request]``, the chain's result as pluggy's
+    one-item list of results, and it may return another one-item list.
     """
 
 
@@ -194,7 +204,7 @@ def agentflow_check_provider(vendor: str, settings: ModelSettings) -> httpx.Requ
     """
 
 
-@hookspec
+@hookspec(historic=True)
 def agentflow_configure(config: Config) -> None:
     """Be told that ``config`` became the active configuration (a load or a reload).
 
@@ -205,7 +215,10 @@ def agentflow_configure(config: Config) -> None:
     ``raise config.setting_error(("plugins", "<name>", "<key>"), "what is wrong")`` gives that
     error the line and column of the setting in the file.
 
-    Notify hook: called on every plugin, before the configuration takes effect.
+    Notify hook, historic (as pytest's ``pytest_configure``): called on every plugin, before
+    the configuration takes effect, once per load or reload; a plugin registered later
+    (``AgentFlow.register_plugin``) is called at once with the configuration in force, and
+    is refused (not registered) if it raises.
     """
 
 
@@ -230,10 +243,30 @@ def agentflow_limit_store(config: Config, emit: Callable[[ExecutionEvent], None]
 
 @hookspec
 def agentflow_record_event(event: ExecutionEvent) -> None:
-    """Be told about every execution event (request start, completion, error, stream chunk).
+    """Be told about every execution event (request start, completion, error, stream end ...)
+    but the per-chunk ``llm.stream.chunk`` ones (see :func:`agentflow_record_stream_chunk`).
 
-    Metrics exporters implement this. It is called on every plugin; an exception raised here is
-    logged once per plugin and otherwise ignored, so an exporter can never break a request.
+    Metrics exporters implement this. The end events carry what a stream's chunks tell:
+    ``llm.stream.complete`` has the chunk count, the time to the first token and the gaps
+    between chunks (mean and longest), so an exporter needs no event per chunk.
+
+    Notify hook, each plugin called on its own (a pluggy call per plugin, wrappers around each):
+    an exception raised here is logged once per plugin and otherwise ignored, so an exporter
+    can never break a request nor keep the others from the event.
+    """
+
+
+@hookspec
+def agentflow_record_stream_chunk(event: ExecutionEvent) -> None:
+    """Be told about every chunk of every stream (``llm.stream.chunk`` events).
+
+    Implementing this hook is how a plugin says it wants an event per chunk: as long as no
+    plugin implements it (and no attached collector asks for them), streams build no event per
+    chunk at all. Only implement it if you need each chunk; it runs thousands of times per
+    stream, so keep it cheap.
+
+    Notify hook, called like :func:`agentflow_record_event` (each plugin on its own, a failure
+    logged once and ignored).
     """
 
 

@@ -106,12 +106,16 @@ def test_a_stream_is_marked_and_timed(otel):
     otel.send("llm.stream.chunk", 10.2, index=1, chars=5, is_final=False)
     otel.send("llm.stream.complete", 11.5, duration=1500, finish_reason="length",
               prompt_tokens=7, completion_tokens=40, reasoning_tokens=8,
-              time_to_first_token_ms=200.0, chunks=9, stream=True)
+              time_to_first_token_ms=200.0, chunks=9, chunk_gap_mean_ms=162.5,
+              chunk_gap_max_ms=400.0, stream=True)
     (span,) = otel.spans.get_finished_spans()
     assert span.attributes["gen_ai.request.stream"] is True
     assert span.attributes["gen_ai.response.time_to_first_chunk"] == 0.2
     assert span.attributes["gen_ai.response.finish_reasons"] == ("length",)
     assert span.attributes["gen_ai.usage.reasoning.output_tokens"] == 8
+    assert (span.attributes["agentflow.stream.chunks"],
+            span.attributes["agentflow.stream.chunk_gap_mean_ms"],
+            span.attributes["agentflow.stream.chunk_gap_max_ms"]) == (9, 162.5, 400.0)
     assert [(e.name, e.timestamp) for e in span.events] == [("llm.stream.first_token",
                                                              10_200_000_000)]
     assert (span.start_time, span.end_time) == (10 * S, 11_500_000_000)

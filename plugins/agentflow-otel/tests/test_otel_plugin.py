@@ -49,7 +49,7 @@ def test_the_entry_point_registers_the_installed_exporter():
     assert found.load() is agentflow_otel.EXPORTER
     host = PluginHost(entry_points=False)
     host.register(agentflow_otel.EXPORTER)
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ConfigurationError, match="already registered"):
         host.register(agentflow_otel.EXPORTER)
 
 

@@ -250,7 +250,7 @@ def test_installing_registers_the_exporter_through_the_entry_point(monkeypatch):
     (info,) = host.plugin_infos()
     assert (info.name, info.distribution) == ("prometheus", "agentflow-prometheus")
     assert info.hooks == ("agentflow_configure", "agentflow_record_event")
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ConfigurationError, match="already registered"):
         host.register(EXPORTER, name="prometheus-again")  # it would count every call twice
 
 

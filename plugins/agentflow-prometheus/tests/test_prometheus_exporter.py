@@ -102,7 +102,8 @@ def test_streams_failures_retries_waits_fallbacks_and_circuits(exporter):
            event("llm.stream.first_token", duration=300),
            event("llm.stream.chunk", index=1, chars=5, is_final=False),
            event("llm.stream.complete", duration=900, chunks=12,
-                 output_tokens_per_second=42.0, cost_usd=0.1),
+                 output_tokens_per_second=42.0, cost_usd=0.1, chunk_gap_mean_ms=20.0,
+                 chunk_gap_max_ms=700.0),
            event("llm.retry", attempt=1, status=429, error_type="RateLimitError"),
            event("llm.retry", attempt=2, status=503, error_type="HttpError"),
            event("llm.ratelimit.wait", attempt=1, waited_ms=1500),
@@ -114,6 +115,8 @@ def test_streams_failures_retries_waits_fallbacks_and_circuits(exporter):
     assert value(exporter, "agentflow_time_to_first_token_seconds_sum") == 0.3
     assert value(exporter, "agentflow_time_to_first_token_seconds_bucket", le="0.5") == 1
     assert value(exporter, "agentflow_output_tokens_per_second_sum") == 42.0
+    assert value(exporter, "agentflow_stream_chunk_gap_max_seconds_sum") == 0.7
+    assert value(exporter, "agentflow_stream_chunk_gap_max_seconds_bucket", le="1.0") == 1
     assert value(exporter, "agentflow_stream_chunks_total") == 15
     assert value(exporter, "agentflow_retries_total") == 2
     assert value(exporter, "agentflow_ratelimit_hits_total") == 2

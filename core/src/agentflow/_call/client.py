@@ -381,20 +381,7 @@ def prompt_chars(request: Request) -> int:
 def prepare_request(runtime: Runtime, request: Request, settings: ModelSettings) -> Request:
     """``request`` after every plugin's ``agentflow_prepare_request``, each handed the result
     of the one before (a guard's redaction, then another plugin's extra instructions...)."""
-    impls = runtime.host.hook.agentflow_prepare_request.get_hookimpls()
-    # pluggy's order: tryfirst ones, then the last registered first, then trylast ones
-    for impl in reversed(impls):
-        if impl.wrapper or impl.hookwrapper:
-            from agentflow.errors import ConfigurationError
-
-            raise ConfigurationError(
-                f"plugin {impl.plugin_name!r} implements agentflow_prepare_request as a "
-                "wrapper; it is a chain hook: implement it plainly and return the new request")
-        arguments = {"request": request, "settings": settings}  # as pluggy: only those asked for
-        changed = impl.function(*(arguments[name] for name in impl.argnames))
-        if changed is not None:
-            request = changed
-    return request
+    return runtime.host.prepare_request(request, settings)
 
 
 def _request_id(response: httpx.Response) -> str | None:

@@ -33,8 +33,9 @@ _call_ids = itertools.count(1)
 class CallReport:
     """The events and log lines of one call (one model; a fallback hop is a new call)."""
 
-    __slots__ = ("_base", "_chunk_events", "_chunks", "_first_token_at", "_runtime", "active",
-                 "call_id", "collectors", "ended", "settings", "started")
+    __slots__ = ("_base", "_chunk_events", "_chunks", "_first_chunk_at", "_first_token_at",
+                 "_last_chunk_at", "_longest_gap", "_runtime", "active", "call_id", "collectors",
+                 "ended", "settings", "started")
 
     def __init__(self, runtime: Runtime, settings: ModelSettings,
                  collectors: Sequence[MetricsCollector], *, stream: bool) -> None:
@@ -50,6 +51,7 @@ class CallReport:
             "model": settings.name, "model_id": settings.model_id, "stream": stream}
         self._chunks = 0
         self._first_token_at: float | None = None
+        self._first_chunk_at = self._last_chunk_at = self._longest_gap = 0.0
         #: Whether the call's one end event (complete, error or cancelled) has been told.
         self.ended = False
 
@@ -128,8 +130,18 @@ class CallReport:
                                             "attempts": attempts})
 
     def chunk(self, chunk: StreamChunk) -> None:
-        """A chunk is handed to the caller."""
+        """A chunk is handed to the caller.
+
+        With listeners, the gaps between chunks are summed up here (a clock read and a
+        comparison) for the end event, so that exporters need no event per chunk."""
         self._chunks += 1
+        if self.active:
+            now = time.perf_counter()
+            if self._chunks == 1:
+                self._first_chunk_at = now
+            elif now - self._last_chunk_at > self._longest_gap:
+                self._longest_gap = now - self._last_chunk_at
+            self._last_chunk_at = now
         if self._first_token_at is None and chunk.content:
             self._first_token_at = time.perf_counter()
             if self.active:
@@ -158,6 +170,7 @@ class CallReport:
                  "time_to_first_token_ms": (None if first is None
                                             else (first - self.started) * 1000),
                  "output_tokens_per_second": speed,
+                 **self._gaps(),
                  "tool_calls": [call.name for call in final.tool_calls] if final else [],
                  **self._usage(usage)}
         if self._runtime.include_text:
@@ -180,6 +193,13 @@ class CallReport:
                 "request_id": None, "attempts": None, "tool_calls": [], **self._usage(None)})
 
     # helpers ----------------------------------------------------------------------------------
+
+    def _gaps(self) -> dict[str, float | None]:
+        """The mean and the longest time between two chunks, in ms (``None`` below two)."""
+        if self._chunks < 2:
+            return {"chunk_gap_mean_ms": None, "chunk_gap_max_ms": None}
+        mean = (self._last_chunk_at - self._first_chunk_at) / (self._chunks - 1)
+        return {"chunk_gap_mean_ms": mean * 1000, "chunk_gap_max_ms": self._longest_gap * 1000}
 
     def _end(self) -> bool:
         """Mark the call ended; ``True`` if it had ended already (its end event was told)."""

@@ -108,13 +108,14 @@ class Runtime:
         self.audit.config_loaded(config, text_sha256=text_sha256, reload=reload)
 
     def _configure_plugins(self, config: Config, *, previous: Config | None) -> None:
-        """Hand ``config`` to every plugin's ``agentflow_configure``; if one refuses it, hand
-        the previous configuration back to all of them and raise."""
+        """Hand ``config`` to every plugin's ``agentflow_configure`` (historic: plugins registered
+        later get it too); if one refuses it, hand the previous configuration back to all of
+        them and raise."""
         try:
-            self.host.hook.agentflow_configure(config=config)
+            self.host.configure(config)
         except ConfigurationError as exc:
             if previous is not None:
-                self.host.hook.agentflow_configure(config=previous)
+                self.host.configure(previous)
             if exc.issues:  # located (Config.setting_error): shown as a file's errors are
                 lines = "\n".join(f"  {issue}" for issue in exc.issues)
                 count = f"{len(exc.issues)} error{'s' if len(exc.issues) != 1 else ''}"
@@ -205,20 +206,28 @@ class Runtime:
         self._include_text = value
 
     def emit(self, event: ExecutionEvent, collectors: Iterable[MetricsCollector] = ()) -> None:
-        """Deliver ``event`` to the given and the global collectors and to exporter plugins.
+        """Deliver ``event`` to the given and the global collectors and to exporter plugins
+        (``agentflow_record_event``; ``llm.stream.chunk`` events to
+        ``agentflow_record_stream_chunk``).
 
-        A failing exporter never breaks the request: its first failure is logged, and every
-        failure reaches the collectors as an ``llm.exporter.error`` event.
+        A failing exporter never breaks the request nor keeps the others from the event: each
+        plugin is called on its own, through a pluggy hook caller of its own
+        (:meth:`PluginHost.callers_by_plugin`), so arguments, order, wrappers and tracing are
+        pluggy's. Its first failure is logged, and every failure reaches the collectors as an
+        ``llm.exporter.error`` event. (A wrapper implemented by the core cannot give this:
+        pluggy stops calling implementations at the first one that raises.)
         """
         for collector in collectors:
             collector.record_event(event)
         for collector in self.collectors:
             collector.record_event(event)
-        for impl in self.host.hook.agentflow_record_event.get_hookimpls():
+        hook = ("agentflow_record_stream_chunk" if event.event_type == "llm.stream.chunk"
+                else "agentflow_record_event")
+        for plugin, deliver in self.host.callers_by_plugin(hook):
             try:
-                impl.function(event=event)
+                deliver(event=event)
             except Exception as exc:
-                self._exporter_failed(impl.plugin_name, event, exc, collectors)
+                self._exporter_failed(plugin, event, exc, collectors)
 
     def _exporter_failed(self, plugin: str, event: ExecutionEvent, exc: Exception,
                          collectors: Iterable[MetricsCollector]) -> None:
@@ -236,10 +245,11 @@ class Runtime:
             collector.record_event(failure)
 
     def wants_chunk_events(self, collectors: Iterable[Any] = ()) -> bool:
-        """Whether anyone listens to ``llm.stream.chunk``: exporter plugins always do; a
-        collector may say it does not (``wants_chunk_events = False``, as MetricsCollector,
-        which counts chunks from ``llm.stream.complete``), which spares an event per chunk."""
-        if self.host.hook.agentflow_record_event.get_hookimpls():
+        """Whether anyone listens to ``llm.stream.chunk``: a plugin that implements
+        ``agentflow_record_stream_chunk``, or a collector that does not say it does not
+        (``wants_chunk_events = False``, as MetricsCollector, which counts chunks from
+        ``llm.stream.complete``). Nobody asking spares an event per chunk."""
+        if self.host.callers_by_plugin("agentflow_record_stream_chunk"):
             return True
         return any(getattr(collector, "wants_chunk_events", True)
                    for collector in (*collectors, *self.collectors))
@@ -247,7 +257,8 @@ class Runtime:
     def has_event_listeners(self, collectors: Iterable[Any] = ()) -> bool:
         """Whether anyone listens, so hot paths can skip building events nobody reads."""
         return bool(self.collectors or list(collectors)
-                    or self.host.hook.agentflow_record_event.get_hookimpls())
+                    or self.host.callers_by_plugin("agentflow_record_event")
+                    or self.host.callers_by_plugin("agentflow_record_stream_chunk"))
 
     async def aclose(self) -> None:
         """Close the HTTP pools of the running event loop (and its connections to a shared

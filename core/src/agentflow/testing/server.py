@@ -233,17 +233,19 @@ class FakeServer:
 
 
 def collect_fakes(host: PluginHost) -> list[FakeProvider]:
-    """Every plugin's emulations, asking each plugin on its own so one failing is not fatal."""
+    """Every plugin's emulations, asking each plugin on its own (one pluggy call per plugin,
+    in pluggy's order) so that one failing is not fatal."""
     fakes: list[FakeProvider] = []
-    # In the order a hook call would ask them (pluggy calls the last registered first).
-    for impl in reversed(host.hook.agentflow_fake_routes.get_hookimpls()):
+    for plugin, ask in host.callers_by_plugin("agentflow_fake_routes"):
         try:
-            fakes.extend(impl.function() or ())
+            found = [fake for group in ask() for fake in group or ()]
         except Exception as exc:
             warnings.warn(
-                f"agentflow plugin {impl.plugin_name!r} failed to give its fake routes "
+                f"agentflow plugin {plugin!r} failed to give its fake routes "
                 f"({type(exc).__name__}: {exc}); the fake server runs without its vendor",
                 RuntimeWarning, stacklevel=3)
+            continue
+        fakes.extend(found)
     return fakes
 
 

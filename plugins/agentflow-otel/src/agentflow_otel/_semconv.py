@@ -45,7 +45,11 @@ _END_ATTRIBUTES = {"response_model": "gen_ai.response.model",
                    # that gen_ai.response.id means, so it keeps a name of our own
                    "request_id": "agentflow.request_id",
                    "attempts": "agentflow.attempts",
-                   "cost_usd": "agentflow.cost_usd"}
+                   "cost_usd": "agentflow.cost_usd",
+                   # a stream's chunks, summed up by its end event (no event per chunk)
+                   "chunks": "agentflow.stream.chunks",
+                   "chunk_gap_mean_ms": "agentflow.stream.chunk_gap_mean_ms",
+                   "chunk_gap_max_ms": "agentflow.stream.chunk_gap_max_ms"}
 
 
 def request_model(meta: Mapping[str, Any]) -> str:

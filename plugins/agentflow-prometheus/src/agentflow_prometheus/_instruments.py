@@ -85,6 +85,9 @@ class Instruments:
         self.speed = _Children(histogram(
             "output_tokens_per_second", "Streams: answer tokens per second after the first "
             "token.", *CALL_LABELS))
+        self.longest_gap = _Children(histogram(
+            "stream_chunk_gap_max_seconds", "Streams: the longest time between two chunks "
+            "(a stall).", *CALL_LABELS))
         self.token_counts = (
             ("prompt_tokens", _Children(tokens, "prompt")),
             ("completion_tokens", _Children(tokens, "completion")),
@@ -155,8 +158,9 @@ class Instruments:
             self.registry.unregister(metric)
 
     def record(self, event: ExecutionEvent) -> None:
-        """Fold one event in; other event types (``llm.stream.chunk`` among them: the stream's
-        end carries its chunk count) are ignored."""
+        """Fold one event in; other event types are ignored. Streams are read from their end
+        event (chunk count, time to first token, longest gap between chunks): the exporter
+        does not implement ``agentflow_record_stream_chunk``, so it costs nothing per chunk."""
         handler = self.handlers.get(event.event_type)
         if handler is not None:
             handler(event)
@@ -195,6 +199,9 @@ class Instruments:
         speed = meta.get("output_tokens_per_second")
         if speed is not None:
             self.speed(call).observe(speed)
+        gap = meta.get("chunk_gap_max_ms")
+        if gap is not None:
+            self.longest_gap(call).observe(gap / 1000)
 
     def _failed(self, event: ExecutionEvent) -> None:
         meta = event.metadata

@@ -23,6 +23,7 @@ DEFAULT_BUCKETS: Mapping[str, tuple[float, ...]] = MappingProxyType({
                                  300.0),
     "time_to_first_token_seconds": (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
     "output_tokens_per_second": (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0),
+    "stream_chunk_gap_max_seconds": (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 })
 _KEYS = ("enabled", "http_port", "http_addr", "namespace", "buckets")
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
