@@ -20,6 +20,7 @@ from agentflow.vendor import (
     ErrorWords,
     VendorPlugin,
     excerpt,
+    parse_json,
     read_error_body,
     token_count,
 )
@@ -205,3 +206,13 @@ def test_a_single_stop_string_and_the_retry_after_header():
     assert cut_answer("one two three", limit=2) == Cut("one two", None, at_limit=True)
     assert retry_after_header(Reply(status=429, retry_after=1.5)) == {"retry-after": "1.5"}
     assert retry_after_header(Reply()) == {}
+
+
+def test_an_answer_that_is_not_json_or_no_object_says_so_with_an_excerpt():
+    assert parse_json(b'{"a": 1}', "Acme") == {"a": 1}
+    assert parse_json("[1]", "Acme", object_only=False) == [1]
+    with pytest.raises(ProviderError, match=r"Acme sent an answer that is not JSON .*'<html>'"):
+        parse_json(b"<html>", "Acme")
+    with pytest.raises(StreamingError, match="Acme sent a stream event that is not a JSON "
+                       "object: '\\[1\\]'"):
+        parse_json("[1]", "Acme", stream=True)

@@ -6,7 +6,8 @@ depend on the vendor live here, written once, so plugins stay a few hundred line
 
 * :class:`VendorPlugin` answers the vendor hooks for the vendors a plugin declares, through
   each vendor's :class:`Codec`, and every other vendor with ``None``;
-* :class:`ErrorBody`, :func:`read_error_body` and :func:`excerpt` read a vendor's error answer;
+* :func:`parse_json` reads an answer or a stream event, or raises the error that says it could
+  not; :class:`ErrorBody`, :func:`read_error_body` and :func:`excerpt` read an error answer;
   :class:`ErrorWords` words the error for a status (the 429, quota and key messages included);
 * :func:`token_count` reads a usage figure, :func:`parse_retry_after` a ``Retry-After`` header;
 * :func:`parse_arguments` reads a tool call's JSON arguments (or raises a clear error);
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         ErrorBody,
         ErrorWords,
         excerpt,
+        parse_json,
         read_error_body,
         token_count,
     )
@@ -49,6 +51,7 @@ __all__ = [
     "excerpt",
     "is_strict",
     "parse_arguments",
+    "parse_json",
     "parse_retry_after",
     "read_error_body",
     "sniff_media_type",
@@ -62,7 +65,7 @@ _LOCATIONS = {
     "parse_retry_after": "agentflow.vendor._headers",
     **dict.fromkeys(("Codec", "VendorPlugin"), "agentflow.vendor._plugin"),
     **dict.fromkeys(("EXCERPT_LIMIT", "STATUS_WORDING", "ErrorBody", "ErrorWords", "excerpt",
-                     "read_error_body", "token_count"), "agentflow.vendor._errors"),
+                     "parse_json", "read_error_body", "token_count"), "agentflow.vendor._errors"),
 }
 
 __getattr__, __dir__ = lazy_exports("agentflow.vendor", globals(), _LOCATIONS)

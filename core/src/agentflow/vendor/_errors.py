@@ -13,7 +13,7 @@ from agentflow._observe.logs import redact
 from agentflow.errors import HttpError, LLMError, ProviderError, RateLimitError, StreamingError
 
 __all__ = ["EXCERPT_LIMIT", "STATUS_WORDING", "ErrorBody", "ErrorWords", "excerpt",
-           "read_error_body", "token_count"]
+           "parse_json", "read_error_body", "token_count"]
 
 #: The longest excerpt of an unreadable body that goes into an error message.
 EXCERPT_LIMIT = 200
@@ -68,6 +68,26 @@ def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
     if not text:
         return "(empty body)"
     return repr(redact(text[:limit] + "..." if len(text) > limit else text))
+
+
+def parse_json(raw: bytes | str, label: str, *, stream: bool = False,
+               object_only: bool = True) -> Any:
+    """The JSON of a vendor's answer (``stream``: of one stream event's data).
+
+    Raises :class:`ProviderError` (:class:`StreamingError` for a stream event) quoting an
+    :func:`excerpt` when it is not JSON or, with ``object_only``, not a JSON object; ``label``
+    names the vendor in the message.
+    """
+    what = "a stream event" if stream else "an answer"
+    failure = StreamingError if stream else ProviderError
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise failure(f"{label} sent {what} that is not JSON ({exc}); it starts: "
+                      f"{excerpt(raw)}") from None
+    if object_only and not isinstance(body, dict):
+        raise failure(f"{label} sent {what} that is not a JSON object: {excerpt(raw)}")
+    return body
 
 
 @overload

@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, Usage
-from agentflow.vendor import ErrorBody, ErrorWords, excerpt, parse_retry_after, token_count
+from agentflow.vendor import (
+    ErrorBody,
+    ErrorWords,
+    excerpt,
+    parse_json,
+    parse_retry_after,
+    token_count,
+)
 from agentflow.vendor import read_error_body as read_body
 
 if TYPE_CHECKING:
@@ -203,14 +210,7 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
     for an ``error`` object.
     """
     content = response.content
-    try:
-        body = json.loads(content)
-    except ValueError as exc:
-        raise ProviderError(f"{LABEL} sent an answer that is not JSON ({exc}); it starts: "
-                            f"{excerpt(content)}") from None
-    if not isinstance(body, dict):
-        raise ProviderError(f"{LABEL} sent an answer that is not a JSON object: "
-                            f"{excerpt(content)}")
+    body = parse_json(content, LABEL)
     if body.get("type") == "error":
         raise WORDS.in_answer(_error_fields(body), ERROR_STATUSES, stream=False,
                               **_context(response.headers))
@@ -237,14 +237,7 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
 def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk]:
     """The chunks in one server-sent event of a streamed message."""
     data = event.data
-    try:
-        body = json.loads(data)
-    except ValueError as exc:
-        raise StreamingError(f"{LABEL} sent a stream event that is not JSON ({exc}); it "
-                             f"starts: {excerpt(data)}") from None
-    if not isinstance(body, dict):
-        raise StreamingError(f"{LABEL} sent a stream event that is not a JSON object: "
-                             f"{excerpt(data)}")
+    body = parse_json(data, LABEL, stream=True)
     kind = body.get("type", event.event)
     try:
         if kind == "content_block_delta":

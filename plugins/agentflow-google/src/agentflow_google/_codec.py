@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, ToolCall, Usage
-from agentflow.vendor import excerpt, token_count
+from agentflow.vendor import excerpt, parse_json, token_count
 from agentflow_google import _content
 from agentflow_google._errors import LABEL, error_in_payload, error_object, map_error
 
@@ -222,11 +222,7 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
     raises the error it denotes.
     """
     content = response.content
-    try:
-        body = json.loads(content)
-    except ValueError as exc:
-        raise ProviderError(f"{LABEL} sent an answer that is not JSON ({exc}); it starts: "
-                            f"{excerpt(content)}") from None
+    body = parse_json(content, LABEL, object_only=False)
     error = error_object(body)
     if error is not None:
         raise error_in_payload(error, stream=False)
@@ -340,11 +336,7 @@ def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk
     data = event.data
     if not data.strip():
         return []
-    try:
-        body = json.loads(data)
-    except ValueError as exc:
-        raise StreamingError(f"{LABEL} sent a stream event that is not JSON ({exc}); it "
-                             f"starts: {excerpt(data)}") from None
+    body = parse_json(data, LABEL, stream=True, object_only=False)
     error = error_object(body)
     if error is not None:
         raise error_in_payload(error, stream=True)

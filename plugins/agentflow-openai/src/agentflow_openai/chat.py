@@ -47,7 +47,7 @@ import attrs
 
 from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, Usage
-from agentflow.vendor import EXCERPT_LIMIT, ErrorBody, excerpt, token_count
+from agentflow.vendor import EXCERPT_LIMIT, ErrorBody, excerpt, parse_json, token_count
 from agentflow_openai._content import (
     message_body,
     output_fields,
@@ -315,14 +315,7 @@ def parse_response(dialect: Dialect, response: httpx.Response,
     """
     content = response.content
     label = dialect.label
-    try:
-        body = json.loads(content)
-    except ValueError as exc:
-        raise ProviderError(f"{label} sent an answer that is not JSON ({exc}); it starts: "
-                            f"{excerpt(content)}") from None
-    if not isinstance(body, dict):
-        raise ProviderError(f"{label} sent an answer that is not a JSON object: "
-                            f"{excerpt(content)}")
+    body = parse_json(content, label)
     choices = body.get("choices")
     if not choices or not isinstance(choices, list):
         if body.get("error") is not None:
@@ -375,11 +368,7 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
         return [_final_chunk(state)]
     if not data:
         return []
-    try:
-        body = json.loads(data)
-    except ValueError as exc:
-        raise StreamingError(f"{dialect.label} sent a stream event that is not JSON ({exc}); "
-                             f"it starts: {excerpt(data)}") from None
+    body = parse_json(data, dialect.label, stream=True, object_only=False)
     try:
         choices = body["choices"]
     except (KeyError, TypeError):

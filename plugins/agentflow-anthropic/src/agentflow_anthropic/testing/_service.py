@@ -33,18 +33,9 @@ from typing import Any
 
 import attrs
 
+from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeStream, Reply
 from agentflow.testing.emulation import count_tokens, cut_answer, retry_after_header
-from agentflow.testing.fake import (
-    FakeCall,
-    FakeJSON,
-    FakeProvider,
-    FakeRoute,
-    FakeStream,
-    Reply,
-    describe_image,
-    example_instance,
-    tool_result_text,
-)
+from agentflow.testing.fake import describe_image, example_instance, tool_result_text
 
 __all__ = ["ERROR_TYPES", "anthropic_fake", "error_body"]
 

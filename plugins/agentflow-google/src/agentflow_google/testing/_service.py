@@ -58,15 +58,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeStream, Reply
 from agentflow.testing.emulation import count_tokens, cut_answer
-from agentflow.testing.fake import (
-    FakeCall,
-    FakeJSON,
-    FakeProvider,
-    FakeRoute,
-    FakeStream,
-    Reply,
-)
 from agentflow_google._errors import STATUS_CODES
 from agentflow_google.testing._content import (
     Problem,

@@ -21,15 +21,8 @@ from typing import Any
 
 import attrs
 
+from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeStream, Reply
 from agentflow.testing.emulation import count_tokens, cut_answer, retry_after_header
-from agentflow.testing.fake import (
-    FakeCall,
-    FakeJSON,
-    FakeProvider,
-    FakeRoute,
-    FakeStream,
-    Reply,
-)
 from agentflow_openai.testing._tools import ToolRules, check_tools_and_images, decide
 
 __all__ = ["ToolRules", "chat_completions_fake", "error_body", "openai_fakes"]
