@@ -17,6 +17,8 @@ from typing import Any, TextIO
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+CONFIG_HELP = ("the configuration file to use (default: the file $AGENTFLOW_CONFIG names, else "
+               "./agentflow.yml, else the one in the user configuration folder)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,18 +58,24 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentflow", description="One clean API for many LLM providers.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    common.add_argument("--config", "-c", metavar="FILE",
-                        help="configuration file (default: discovered)")
+    # --config is taken by the commands that read a configuration, and means the same in each:
+    # this file instead of the discovered one. The others refuse it rather than ignore it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common = argparse.ArgumentParser(add_help=False, parents=[debug])
+    common.add_argument("--config", "-c", metavar="FILE", help=CONFIG_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[common], help="send one prompt to a model")
     run.add_argument("prompt", help="the prompt; '-' reads it from standard input")
     run.add_argument("-m", "--model", required=True, help="model name, e.g. gpt-4o")
     run.add_argument("--system", help="system prompt")
-    run.add_argument("--temperature", type=float)
-    run.add_argument("--max-tokens", type=int)
+    run.add_argument("--temperature", type=float,
+                     help="sampling temperature (default: the configuration's, else the "
+                          "vendor's)")
+    run.add_argument("--max-tokens", type=int, metavar="N",
+                     help="most tokens in the answer (default: the configuration's, else the "
+                          "vendor's)")
     run.add_argument("--stream", action="store_true", help="print the answer as it arrives")
     run.add_argument("--image", action="append", default=[], metavar="PATH_OR_URL",
                      help="attach an image (a file, an https:// or data: URL); repeatable")
@@ -82,21 +90,24 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     models = commands.add_parser("models", parents=[common], help="list usable models")
-    models.add_argument("--json", action="store_true")
+    models.add_argument("--json", action="store_true", help="print the models as JSON")
     models.set_defaults(handler=_cmd_models)
 
     validate = commands.add_parser("validate", parents=[common],
                                    help="check a configuration file")
-    validate.add_argument("file")
+    validate.add_argument("file", nargs="?",
+                          help="the file to check (default: --config, else the discovered "
+                               "file, as for every command)")
     validate.set_defaults(handler=_cmd_validate)
 
-    plugins = commands.add_parser("plugins", parents=[common], help="list installed plugins")
-    plugins.add_argument("--json", action="store_true")
+    plugins = commands.add_parser("plugins", parents=[debug], help="list installed plugins")
+    plugins.add_argument("--json", action="store_true", help="print the plugins as JSON")
     plugins.set_defaults(handler=_cmd_plugins)
 
-    config = commands.add_parser("config", parents=[common], help="configuration helpers")
-    config_commands = config.add_subparsers(metavar="SUBCOMMAND")
-    schema = config_commands.add_parser("schema", parents=[common],
+    config = commands.add_parser("config", help="configuration helpers")
+    config_commands = config.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    config.set_defaults(handler=_list_subcommands(config))
+    schema = config_commands.add_parser("schema", parents=[debug],
                                         help="print the JSON Schema of the configuration file")
     schema.set_defaults(handler=_cmd_config_schema)
 
@@ -107,15 +118,25 @@ def _parser() -> argparse.ArgumentParser:
                         help="limit of each check in seconds (default 10)")
     doctor.add_argument("--slow-after", type=float, default=2.0, metavar="S",
                         help="an answer slower than this is reported as slow (default 2)")
-    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--json", action="store_true", help="print the results as JSON")
     doctor.set_defaults(handler=_cmd_doctor)
 
     demo = commands.add_parser(
-        "demo", parents=[common],
+        "demo", parents=[debug],
         help="run every installed vendor against the built-in fake server (offline)")
     demo.set_defaults(handler=_cmd_demo)
     parser.set_defaults(debug=False, handler=None)
     return parser
+
+
+def _list_subcommands(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """A handler for a command that needs a subcommand: its usage and subcommands, status 2."""
+
+    def handler(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return handler
 
 
 def _version() -> str:
@@ -239,13 +260,33 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from agentflow._api.facade import AgentFlow
 
-    report = _run_async(lambda: AgentFlow.validate_config(args.file))
+    path = _file_to_validate(args.file, args.config)
+    report = _run_async(lambda: AgentFlow.validate_config(path))
     for issue in report.issues:
         print(issue)
     errors, warnings = len(report.errors), len(report.warnings)
-    summary = f"{args.file}: {errors} error(s), {warnings} warning(s)"
-    print(summary if report.issues else f"{args.file}: valid", file=sys.stderr)
+    summary = f"{path}: {errors} error(s), {warnings} warning(s)"
+    print(summary if report.issues else f"{path}: valid", file=sys.stderr)
     return EXIT_OK if report.is_valid else EXIT_USAGE
+
+
+def _file_to_validate(file: str | None, config: str | None) -> Path:
+    """The file named, else the one --config names, else the discovered one (as every other
+    command finds it)."""
+    from agentflow.config import discover_config_path
+    from agentflow.errors import ConfigurationError
+
+    if file is not None and config is not None and Path(file) != Path(config):
+        raise ConfigurationError(f"two files to validate, {file} and --config {config}; "
+                                 "name one")
+    named = file if file is not None else config
+    path = Path(named) if named is not None else discover_config_path()
+    if path is None:
+        raise ConfigurationError(
+            "no configuration file to validate: none is named, $AGENTFLOW_CONFIG is not set "
+            "and there is no agentflow.yml here or in the user configuration folder; name "
+            "one: agentflow validate FILE")
+    return path
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
