@@ -12,7 +12,7 @@ Then the key, and every run of 8 of its characters, must be absent from: the err
 repr and those of every exception chained to it; its formatted traceback; every log record of
 every logger at DEBUG (formatted with its traceback); every execution event; the metrics; the
 Prometheus exposition; the OpenTelemetry spans (when the SDK is installed); and the output of
-``agentflow run --debug``.
+``agentflow run --debug`` and ``agentflow doctor``.
 """
 
 from __future__ import annotations
@@ -321,4 +321,21 @@ def test_no_key_in_the_command_line_output_with_debug(server, tmp_path: Path, mo
         assert code == 1, shown.err
         assert "Traceback" in shown.err
         outputs.append(shown.out + shown.err)
+    # agentflow doctor: the health check's request is refused with the same echo
+    server.script(vendor, Reply(status=401, error_message=echo(key), error_type=key,
+                                headers={"x-request-id": key}))
+    previous = AgentFlow.use_runtime(Runtime())
+    try:
+        code = main(["doctor", "-c", str(config), "--debug"])
+    finally:
+        AgentFlow.use_runtime(previous)
+    shown = capsys.readouterr()
+    assert code == 1, shown.out
+    assert "key_rejected" in shown.out
+    outputs.append(shown.out + shown.err)
     assert leaks(key, "\n".join(outputs)) == []
+
+
+def test_the_matrix_covers_every_first_party_vendor():
+    """A vendor plugin that failed to load would drop out of the matrix unnoticed."""
+    assert {"openai", "anthropic", "google", "moonshot"} <= set(VENDORS)
