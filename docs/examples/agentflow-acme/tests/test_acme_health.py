@@ -13,7 +13,7 @@ from agentflow.types import ModelSettings, Secret
 def test_the_check_lists_models_with_the_key():
     settings = ModelSettings(name="", provider="acme", vendor="acme", model_id="",
                              base_url="https://api.acme.example/v1", api_key=Secret("k-1"))
-    request = agentflow_acme.agentflow_check_provider(vendor="acme", settings=settings)
+    request = agentflow_acme.PLUGIN.agentflow_check_provider(vendor="acme", settings=settings)
     assert request is not None
     assert (request.method, str(request.url)) == ("GET", "https://api.acme.example/v1/models")
     assert request.headers["x-acme-key"] == "k-1"

@@ -3,15 +3,30 @@
 It follows the emulation contract of agentflow's conformance suite (see ``Reply``): one token
 per word, the answer cut at ``max_tokens`` words (``max_length``) or where a stop sequence
 starts, the scripted status, finish reason and usage, and an ``x-request-id`` on every answer.
+Nothing at run time imports this module: the plugin's ``agentflow_fake_routes`` loads it when
+the fake server asks.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
-from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeStream, Reply
+from agentflow.testing import (
+    FakeCall,
+    FakeJSON,
+    FakeProvider,
+    FakeRoute,
+    FakeStream,
+    Reply,
+    count_tokens,
+    cut_answer,
+    retry_after_header,
+)
+
+
+def emulations() -> list[FakeProvider]:
+    return [acme_fake()]
 
 
 def acme_fake() -> FakeProvider:
@@ -28,8 +43,7 @@ def _refusal(call: FakeCall, headers: dict[str, str]) -> FakeJSON | None:
                         headers=headers)
     reply = call.reply
     if reply.status >= 400:
-        if reply.retry_after is not None:
-            headers["retry-after"] = f"{reply.retry_after:g}"
+        headers.update(retry_after_header(reply))
         return FakeJSON(status=reply.status, body={"problem": reply.error_message},
                         headers=headers)
     return None
@@ -49,28 +63,17 @@ async def complete(call: FakeCall) -> FakeJSON | FakeStream:
         return refused
     request = call.json
     prompt = next((m["text"] for m in reversed(request["input"]) if m["role"] == "user"), "")
-    text, stop_reason = _shape(reply.text_for(prompt), request)
-    stop_reason = reply.finish_reason or stop_reason
+    cut = cut_answer(reply.text_for(prompt), request.get("stop"), request.get("max_tokens"))
+    text = cut.text
+    stop_reason = reply.finish_reason or ("max_length" if cut.at_limit else "end")
     tokens_in, tokens_out = reply.usage or (
-        sum(len(m["text"].split()) for m in request["input"]), len(text.split()))
+        sum(count_tokens(m["text"]) for m in request["input"]), count_tokens(text))
     tokens = {"in": tokens_in, "out": tokens_out}
     if request.get("stream"):
         return FakeStream(events=_events(reply, text, stop_reason, tokens), headers=headers)
     return FakeJSON(headers=headers, body={
         "id": headers["x-request-id"], "model": request["model"], "output": text,
         "stop_reason": stop_reason, "tokens": tokens})
-
-
-def _shape(text: str, request: dict[str, Any]) -> tuple[str, str]:
-    """The answer cut where a stop sequence starts or the token limit ends, and why."""
-    for sequence in request.get("stop") or ():
-        at = text.find(sequence)
-        if at >= 0:
-            text = text[:at]
-    limit = request.get("max_tokens")
-    if limit is not None and len(text.split()) > limit:
-        return " ".join(text.split()[:limit]), "max_length"
-    return text, "end"
 
 
 def _events(reply: Reply, text: str, stop_reason: str,
