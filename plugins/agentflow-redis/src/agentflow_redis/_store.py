@@ -19,6 +19,7 @@ provider and model names of the configuration inside keys, and a failure's kind 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -60,6 +61,7 @@ class RedisLimitStore:
         self._notify = notify
         self._prefix = settings.key_prefix
         self._down_since: float | None = None
+        self._state_lock = threading.Lock()  # event loops in other threads share this store
         self._retry_at = 0.0
         self._local_leases: set[str] = set()
         self.fallbacks = 0  # outages seen (each logged once)
@@ -237,14 +239,17 @@ class RedisLimitStore:
         where = self.settings.address.display
         if self.settings.on_store_failure == "fail":
             raise LimitStoreUnavailable(
-                f"the shared limit store {where} cannot be used ({what}); calls wait for it "
-                "because plugins.redis.on_store_failure is 'fail' (set it to 'local' to go on "
-                "with this process's own limits)") from exc
+                f"the shared limit store {where} cannot be used ({what}); calls fail until it "
+                "answers, because plugins.redis.on_store_failure is 'fail' (set it to 'local' "
+                "to go on with this process's own limits meanwhile)") from exc
         now = time.monotonic()
-        self._retry_at = now + self.settings.reconnect_seconds
-        if self._down_since is None:
-            self._down_since = now
-            self.fallbacks += 1
+        with self._state_lock:
+            self._retry_at = now + self.settings.reconnect_seconds
+            first = self._down_since is None
+            if first:
+                self._down_since = now
+                self.fallbacks += 1
+        if first:
             logger.warning("agentflow-redis: the shared limit store %s cannot be used (%s); "
                            "this process goes on with its own limits and tries again every "
                            "%g s", where, what, self.settings.reconnect_seconds)
@@ -252,9 +257,11 @@ class RedisLimitStore:
         return None
 
     def _recovered(self) -> None:
-        assert self._down_since is not None
-        outage = time.monotonic() - self._down_since
-        self._down_since = None
+        with self._state_lock:
+            down_since, self._down_since = self._down_since, None
+        if down_since is None:
+            return  # another loop of this process saw the recovery first
+        outage = time.monotonic() - down_since
         where = self.settings.address.display
         logger.warning("agentflow-redis: the shared limit store %s answers again after %.1f s; "
                        "limits are shared again", where, outage)
