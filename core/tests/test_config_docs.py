@@ -60,7 +60,8 @@ def test_documented_defaults_are_the_real_ones():
         "timeout_seconds": defaults.timeout_seconds,
         "connect_timeout_seconds": defaults.connect_timeout_seconds,
         "max_retries": defaults.max_retries, "retry_delay_ms": defaults.retry_delay_ms,
-        "max_retry_delay_ms": defaults.max_retry_delay_ms}
+        "max_retry_delay_ms": defaults.max_retry_delay_ms,
+        "max_stream_chars": defaults.max_stream_chars}
 
 
 def yaml_blocks() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import tracemalloc
 from collections.abc import Iterator
 
@@ -12,6 +13,8 @@ import anyio
 import httpx
 import pytest
 from echo_vendor import EchoVendor
+from hypothesis import given
+from hypothesis import strategies as st
 
 import agentflow._call.client
 import agentflow.sse
@@ -25,6 +28,7 @@ from agentflow import (
     RateLimitError,
     StreamingError,
 )
+from agentflow._call.jsonarray import JSONArrayDecoder
 from agentflow._http.errors import DESCRIPTIONS, httpx_error_types, map_http_error
 from agentflow._ops.health import check_providers
 from agentflow._plugins.host import PluginHost
@@ -333,3 +337,130 @@ async def test_a_health_check_reads_a_bounded_body(hostile, monkeypatch):
     assert health.status == "error"
     assert "more than 1024 KiB" in health.detail
     assert peak[0] < 8 * 1024 * 1024
+
+
+# 9: a redirect is an error naming where it points ----------------------------------------------
+
+
+@pytest.mark.parametrize("behaviour", ["redirect_302_with_answer", "redirect_307_empty"])
+@pytest.mark.parametrize("stream", [False, True], ids=["answer", "stream"])
+async def test_a_redirect_is_an_error_naming_its_target(runtime, hostile, behaviour, stream):
+    hostile.serve(behaviour)
+    call = ask(runtime).execute_streaming() if stream else ask(runtime).execute()
+    with pytest.raises(HttpError) as caught:
+        await call
+    assert caught.value.status_code in (302, 307)
+    assert "redirect to elsewhere.invalid" in str(caught.value)
+    assert "base_url" in str(caught.value)
+    assert in_flight(runtime) == 0
+
+
+# 11: a stream answered with something else says what came ----------------------------------
+
+
+async def test_a_stream_answered_with_a_web_page_says_what_came(runtime, hostile):
+    hostile.serve("html_page")
+    with pytest.raises(StreamingError) as caught:
+        await ask(runtime).execute_streaming()
+    message = str(caught.value)
+    assert "HTTP 200 text/html" in message
+    assert "Please log in" in message
+
+
+@cut_short
+async def test_a_stream_answered_with_a_json_object_says_what_came(runtime, hostile):
+    hostile.serve(fixed_answer(b'{"error": "alt=sse is required"}'))
+    with pytest.raises(StreamingError) as caught:
+        await (await ask(runtime).execute_streaming()).collect_all()
+    message = str(caught.value)
+    assert "application/json" in message
+    assert "alt=sse is required" in message
+
+
+async def test_a_stream_sent_as_a_json_array_is_read_element_by_element(runtime, hostile):
+    events = [{"delta": "Hel"}, {"delta": "lo, "}, {"delta": "[world]"},
+              {"finish": "stop", "usage": [3, 4]}]
+    hostile.serve(fixed_answer(json.dumps(events, indent=1).encode()))
+    stream = await ask(runtime).execute_streaming()
+    assert await stream.collect_all() == "Hello, [world]"
+    assert stream.final_chunk is not None
+    assert stream.final_chunk.usage.completion_tokens == 4
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10)
+
+
+@given(elements=st.lists(json_values, max_size=6), cuts=st.lists(st.integers(0, 10_000)))
+def test_a_json_array_splits_into_its_elements_wherever_its_bytes_are_cut(elements, cuts):
+    body = json.dumps(elements, ensure_ascii=False).encode()
+    decoder = JSONArrayDecoder()
+    found = []
+    start = 0
+    for cut in [*sorted({c % (len(body) + 1) for c in cuts}), len(body)]:
+        found += [json.loads(event.data) for event in decoder.feed(body[start:cut])]
+        start = cut
+    assert found == elements
+    assert decoder.ended
+
+
+# 7: the text of one stream is capped ------------------------------------------------------------
+
+
+def endless_text(conn, request) -> None:
+    conn.head("200 OK", {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
+    event = b'data: {"delta": "' + b"z" * 1000 + b'"}\n\n'
+    while not conn.stopping:
+        conn.chunk(event * 16)
+
+
+@cut_short
+async def test_an_endless_stream_of_text_ends_at_the_configured_cap(hostile, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    runtime = make_runtime(hostile.base_url, defaults=Defaults(max_retries=0,
+                                                               max_stream_chars=100_000))
+    hostile.serve(Behaviour("endless_text", "text events for ever", endless_text))
+    try:
+        stream = await ask(runtime).execute_streaming()
+        with pytest.raises(StreamingError, match="more than 100000 characters") as caught:
+            await stream.collect_all()
+    finally:
+        await runtime.aclose()
+    assert 99_000 <= len(caught.value.partial_text) <= 100_000
+
+
+# 5: one stream, one reader ------------------------------------------------------------------------
+
+
+async def test_a_second_reader_of_a_stream_is_refused_and_the_first_reads_it_all(runtime,
+                                                                                hostile):
+    gate = threading.Event()
+
+    def two_halves(conn, request) -> None:
+        conn.head("200 OK", {"content-type": "text/event-stream", "transfer-encoding": "chunked"})
+        conn.chunk(b'data: {"delta": "first "}\n\n')
+        gate.wait(10)
+        conn.chunk(b'data: {"delta": "second"}\n\ndata: {"finish": "stop", "usage": [1, 2]}\n\n')
+        conn.end_chunks()
+
+    hostile.serve(Behaviour("two_halves", "one event, then the rest when told", two_halves))
+    stream = await ask(runtime).execute_streaming()
+    first_arrived = anyio.Event()
+    received: list[str] = []
+
+    async def first_reader() -> None:
+        async for chunk in stream:
+            received.append(chunk.content)
+            first_arrived.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(first_reader)
+        await first_arrived.wait()
+        with pytest.raises(StreamingError, match="read by another task"):
+            await stream.next_chunk()
+        gate.set()
+    assert "".join(received) == "first second"
+    assert stream.final_chunk is not None
+    assert in_flight(runtime) == 0

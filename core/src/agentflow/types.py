@@ -496,6 +496,7 @@ class ModelSettings:
     max_retries: int = 2
     retry_delay_ms: int = 500
     max_retry_delay_ms: int = 60_000
+    max_stream_chars: int = 32 * 1024 * 1024
     circuit_failure_threshold: int | None = 5
     circuit_cooldown_seconds: float = 30.0
     fallbacks: tuple[str, ...] = ()

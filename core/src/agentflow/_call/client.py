@@ -147,6 +147,8 @@ class LLMClient:
             on_chunk=report.chunk,
             on_finish=finished,
             on_close=admission.aclose,
+            json_array=_stream_format(response) == "json",
+            max_text=self.settings.max_stream_chars,
         )
 
     def _report(self, *, stream: bool) -> CallReport:
@@ -252,6 +254,9 @@ class LLMClient:
             error = map_http_error(exc, self.settings, read_kind=read_kind)
             error.retryable = True
             return None, error
+        if 300 <= response.status_code < 400:
+            await response.aclose()
+            return None, self._redirect_error(response)
         if response.status_code >= 400:
             try:  # the vendor's words, as much of them as an error needs
                 response = with_body(response, await read_body(
@@ -261,6 +266,8 @@ class LLMClient:
             finally:
                 await response.aclose()
             return None, self._http_error(response)
+        if stream and _stream_format(response) is None:
+            return None, await self._not_a_stream(response)
         if not stream:
             try:
                 return await self._read_answer(response), None
@@ -283,6 +290,39 @@ class LLMClient:
         except BodyTooLargeError:
             raise self._too_large(response) from None
         return with_body(response, content)
+
+    def _redirect_error(self, response: httpx.Response) -> HttpError:
+        """A 3xx: never followed (the key would go along), and never taken as the answer."""
+        status, provider = response.status_code, self.settings.provider
+        location = response.headers.get("location")
+        host = response.request.url.join(location).host if location else ""
+        target = f"to {host or repr(location)}" if location else "without saying where"
+        return HttpError(
+            f"{provider} answered HTTP {status} {response.reason_phrase}, a redirect {target}; "
+            "agentflow does not follow redirects, so that the API key never goes elsewhere: "
+            "set base_url to the address the API is served at", status_code=status,
+            provider=provider, model=self.settings.name, request_id=_request_id(response),
+            retryable=False)
+
+    async def _not_a_stream(self, response: httpx.Response) -> StreamingError:
+        """A 2xx answer to a stream request that is neither an event stream nor JSON (an HTML
+        page of a captive portal or a proxy, plain text...): say what came."""
+        import httpx
+
+        try:
+            head = await read_body(response, 512, truncate=True)
+        except httpx.HTTPError:
+            head = b""
+        finally:
+            await response.aclose()
+        kind = response.headers.get("content-type", "no content type")
+        shown = " ".join(head.decode("utf-8", "replace").split())[:120]
+        return StreamingError(
+            f"{self.settings.provider} answered the stream request with HTTP "
+            f"{response.status_code} {kind} instead of an event stream (text/event-stream); "
+            f"it starts: {shown!r}. Check base_url: a proxy or a login page may be answering",
+            provider=self.settings.provider, model=self.settings.name,
+            request_id=_request_id(response), retryable=False)
 
     def _estimated_tokens(self) -> int:
         return estimate_tokens(prompt_chars(self.request), self.request.max_tokens)
@@ -405,6 +445,18 @@ def _pause(error: RateLimitError, policy: RetryPolicy) -> float:
     Retry-After cannot stop every call to the provider for hours."""
     advised = error.retry_after if error.retry_after is not None else 1.0
     return min(advised, policy.max_delay)
+
+
+def _stream_format(response: httpx.Response) -> str | None:
+    """How a stream's body is framed: ``"sse"`` (server-sent events, also assumed when no
+    content type is given), ``"json"`` (a JSON array of events, as Gemini sends without
+    ``alt=sse``), or ``None``: not a stream at all."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind in ("", "text/event-stream"):
+        return "sse"
+    if kind == "application/json" or kind.endswith("+json"):
+        return "json"
+    return None
 
 
 def _provider_failed(error: LLMError) -> bool:

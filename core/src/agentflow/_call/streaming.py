@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from agentflow._call.jsonarray import JSONArrayDecoder, NotAnArrayError
 from agentflow._http.body import DecodedBody
 from agentflow.errors import LLMError, ProviderError, StreamingError
 from agentflow.sse import EventTooLargeError, SSEDecoder
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from agentflow.types import StreamChunk, StreamState
 
 __all__ = ["StreamingResponse"]
+
+#: The most text one stream may accumulate (characters), unless the settings say otherwise.
+MAX_STREAM_TEXT = 32 * 1024 * 1024
 
 #: After the final event, how long and how much trailing body is read before closing.
 _DRAIN_SECONDS = 1.0
@@ -55,10 +59,16 @@ class StreamingResponse:
         on_chunk: Callable[[StreamChunk], None],
         on_finish: Callable[[StreamChunk | None, LLMError | None], None],
         on_close: Callable[[], Awaitable[None]] | None = None,
+        json_array: bool = False,
+        max_text: int = MAX_STREAM_TEXT,
     ) -> None:
         self._response = response
         self._bytes = _body_iterator(response)
-        self._decoder = SSEDecoder()
+        self._decoder: SSEDecoder | JSONArrayDecoder = (
+            JSONArrayDecoder() if json_array else SSEDecoder())
+        self._max_text = max_text
+        self._text_size = 0
+        self._reading = False
         self._parse_event = parse_event
         self._provider = provider
         self._state = state
@@ -92,7 +102,17 @@ class StreamingResponse:
         while not pending:
             if self._finished:
                 raise StopAsyncIteration
-            await self._read_more()
+            if self._reading:
+                raise StreamingError(
+                    f"this {self._provider} stream is being read by another task already; read "
+                    "a stream from one task (hand its chunks to others through a memory "
+                    "channel if several need them)", provider=self._state.provider,
+                    model=self._state.model)
+            self._reading = True
+            try:
+                await self._read_more()
+            finally:
+                self._reading = False
         return pending.popleft()
 
     async def next_chunk(self) -> StreamChunk | None:
@@ -136,7 +156,7 @@ class StreamingResponse:
         try:
             data = await self._bytes.__anext__()
         except StopAsyncIteration:
-            await self._fail(StreamingError(self._cut_message("the connection closed")))
+            await self._fail(StreamingError(self._ended_early()))
         except anyio.get_cancelled_exc_class():
             await self.aclose()
             raise
@@ -158,6 +178,10 @@ class StreamingResponse:
                 await self._fail(StreamingError(
                     f"the {self._provider} stream sent {exc} without ending it; stopped reading "
                     "(the text received so far is kept in .partial_text)"))
+            except NotAnArrayError as exc:
+                await self._fail(StreamingError(
+                    f"{self._provider} answered the stream with {self._what_came()} that is not "
+                    f"an array of events; it starts: {_shown(exc.head)}"))
             if self._finished:
                 await self._drain()
                 await self.aclose()
@@ -205,6 +229,13 @@ class StreamingResponse:
             raise ProviderError(f"no installed plugin decodes {self._provider} stream events")
         for chunk in chunks:
             if chunk.content:
+                self._text_size += len(chunk.content)
+                if self._text_size > self._max_text:
+                    raise StreamingError(
+                        f"the {self._provider} stream sent more than {self._max_text} characters "
+                        "of text without finishing; stopped reading (raise "
+                        "defaults.max_stream_chars if answers this long are expected; the text "
+                        "received so far is kept in .partial_text)")
                 state.text_parts.append(chunk.content)
             if chunk.is_final and state.tool_calls and not chunk.tool_calls:
                 try:
@@ -235,6 +266,22 @@ class StreamingResponse:
         return (f"{how} before the {self._provider} stream was complete "
                 f"({received} characters received, kept in .partial_text)")
 
+    def _ended_early(self) -> str:
+        """Why a body that ended cleanly before the final chunk is not an answer."""
+        decoder = self._decoder
+        if isinstance(decoder, JSONArrayDecoder) and not decoder.started:
+            return (f"{self._provider} answered the stream with {self._what_came()} and no "
+                    "JSON array in it")
+        if isinstance(decoder, JSONArrayDecoder):
+            return self._cut_message(
+                f"the JSON array ({self._what_came()}) ended or broke off")
+        return self._cut_message("the connection closed")
+
+    def _what_came(self) -> str:
+        response = self._response
+        kind = response.headers.get("content-type", "no content type")
+        return f"HTTP {response.status_code} {kind}"
+
 
 def _body_iterator(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body's bytes as they arrive, decoded, never more than 64 KiB at a time (a gzip bomb
@@ -243,3 +290,8 @@ def _body_iterator(response: httpx.Response) -> AsyncIterator[bytes]:
     ``aiter_bytes()`` does not (its inner iterator is left to the garbage collector, which trio
     reports as a leak)."""
     return DecodedBody(response)
+
+
+def _shown(text: str) -> str:
+    """The start of what a server sent, on one line, for an error message."""
+    return repr(" ".join(text.split())[:120])

@@ -260,6 +260,7 @@ class ModelRegistry:
             retry_delay_ms=_first(retry and retry.retry_delay_ms, defaults.retry_delay_ms),
             max_retry_delay_ms=_first(retry and retry.max_retry_delay_ms,
                                       defaults.max_retry_delay_ms),
+            max_stream_chars=defaults.max_stream_chars,
             circuit_failure_threshold=_circuit_threshold(breaker, defaults.circuit_breaker),
             circuit_cooldown_seconds=_first(
                 breaker and breaker.cooldown_seconds,

@@ -219,6 +219,9 @@ class Defaults:
         "Base delay before a retry in milliseconds (>= 0).", default=500, minimum=0)
     max_retry_delay_ms: int = setting(
         "Longest wait before a retry in milliseconds (>= 0).", default=60_000, minimum=0)
+    max_stream_chars: int = setting(
+        "Most characters of text one streamed answer may bring (> 0); a stream that sends "
+        "more ends with StreamingError.", default=32 * 1024 * 1024, above=0)
     circuit_breaker: CircuitBreakerConfig | None = setting(  # noqa: RUF009
         "Circuit breaker of every provider.")
     ca_bundle: str | None = _ca_bundle(
