@@ -72,6 +72,10 @@ _KEY_SHAPES = re.compile(
     r"|(?<=[?&]access_token)=[^\s\"',;&]{8,4096}",
     re.IGNORECASE)
 
+#: What a text must hold (in lower case) for :data:`_KEY_SHAPES` to find anything in it.
+_TRIGGERS = ("sk-", "aiza", "sk_", "rk_", "hf_", "glpat-", "xai-", "gsk_", "ya29.", "ghp_",
+             "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "eyj", "-----begin",
+             "bearer", "basic", "api-key", "api_key", "key=", "token=")
 #: The loggers whose records are redacted. httpcore and hpack log headers at DEBUG.
 _LOGGERS = ("agentflow", "httpx", "httpcore", "hpack")
 #: The shortest run of a key's characters that counts as an echo of it.
@@ -84,15 +88,20 @@ _HEAD_CHARS = _TAIL_CHARS | {"."}
 class _Known:
     """The remembered keys and what finding them takes, replaced whole on each change."""
 
-    __slots__ = ("grams", "keys", "pattern")
+    __slots__ = ("forms", "grams", "keys", "pattern", "tokens")
 
     def __init__(self, keys: frozenset[str]) -> None:
         self.keys = tuple(sorted(keys, key=len, reverse=True))
         variants = {form for key in self.keys for form in encoded_forms(key)}
-        ordered = sorted(variants, key=len, reverse=True)  # the longest first: no partial hits
-        self.pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self.forms = tuple(sorted(variants, key=len, reverse=True))  # the longest first
+        self.pattern = re.compile("|".join(map(re.escape, self.forms))) if self.forms else None
         self.grams = frozenset(key[i:i + RUN] for key in self.keys
                                for i in range(len(key) - RUN + 1))
+        #: Stretches of 8 or more characters that keys and their forms are made of: only
+        #: there can a key, or a run of one, be (most texts have few such stretches).
+        chars = sorted(set("".join(self.forms)))
+        self.tokens = re.compile("[" + "".join("\\" + c if c in "\\]^-[" else c
+                                               for c in chars) + f"]{{{RUN},}}") if chars else None
 
 
 _known = _Known(frozenset())
@@ -129,12 +138,20 @@ def redact(text: str) -> str:
     if len(text) < RUN:
         return text
     known = _known
-    text = _replace(text, _masked_spans(text, known.keys))
-    if known.pattern is not None:
-        text = known.pattern.sub(REDACTED, text)
-    if known.grams:
-        text = _replace(text, _run_spans(text, known.grams))
-    return _KEY_SHAPES.sub(_shape_replacement, text)
+    # Each step first asks, at C speed, whether it can find anything: most texts hold nothing.
+    if "**" in text or "•" in text or "…" in text or "..." in text:
+        text = _replace(text, _masked_spans(text, known.keys))
+    if known.tokens is not None:
+        tokens = [token.span() for token in known.tokens.finditer(text)]
+        if tokens and known.pattern is not None:
+            text = known.pattern.sub(REDACTED, text)
+            tokens = [token.span() for token in known.tokens.finditer(text)]
+        if tokens:
+            text = _replace(text, _run_spans(text, tokens, known.grams))
+    lowered = text.lower()
+    if any(trigger in lowered for trigger in _TRIGGERS):
+        text = _KEY_SHAPES.sub(_shape_replacement, text)
+    return text
 
 
 _SEPARATOR = re.compile(r"[\"']?[ \t]*[:=,]?[ \t]*b?[\"']?")
@@ -172,12 +189,18 @@ def _merged(spans: Iterator[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _run_spans(text: str, grams: frozenset[str]) -> list[tuple[int, int]]:
-    """Where runs of 8 or more characters of a remembered key are in ``text``."""
-    if len(text) <= 4 * len(grams):  # few windows: look each one up
-        starts = [i for i in range(len(text) - RUN + 1) if text[i:i + RUN] in grams]
-    else:  # a long text: search each gram, at C speed, most of them absent
-        starts = [start for gram in grams if gram in text for start in _find_all(text, gram)]
+def _run_spans(text: str, tokens: list[tuple[int, int]],
+               grams: frozenset[str]) -> list[tuple[int, int]]:
+    """Where runs of 8 or more characters of a remembered key are in ``text``, looking only
+    inside ``tokens``, the stretches made of their characters."""
+    starts: list[int] = []
+    for first, end in tokens:
+        if 4 * (end - first) < len(grams):  # short: look each window up
+            starts += [i for i in range(first, end - RUN + 1) if text[i:i + RUN] in grams]
+        else:  # long: search each gram in it, at C speed; most are absent
+            token = text[first:end]
+            starts += [first + start for gram in grams if gram in token
+                       for start in _find_all(token, gram)]
     runs = _merged((start, start + RUN) for start in starts)
     return [(start, end) for start, end in runs if not _word_like(text[start:end])]
 
@@ -271,7 +294,7 @@ def redact_exception(exc: BaseException | None) -> None:
 def _clean(exc: BaseException) -> None:
     try:
         exc.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in exc.args)
-        for name, value in list(vars(exc).items()):
+        for name, value in list(getattr(exc, "__dict__", {}).items()):
             if isinstance(value, str) and redact(value) != value:
                 setattr(exc, name, redact(value))
         notes = getattr(exc, "__notes__", None)
