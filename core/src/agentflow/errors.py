@@ -114,6 +114,12 @@ class LLMError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle (and copy) every error with all its attributes, whatever its constructor
+        asks for: an error raised in a worker process reaches the parent whole (Python's
+        default would call ``cls(message)``, which fails for a required keyword argument)."""
+        return _rebuild, (type(self), self.message, dict(self.__dict__))
+
     def with_context(self, **context: Any) -> LLMError:
         """Fill in context attributes that are still unset, and return self (for ``raise``)."""
         for name, value in context.items():
@@ -269,3 +275,11 @@ class ToolLoopLimitError(LLMError):
     def __init__(self, message: str, *, run: AgentRun, **context: Any) -> None:
         super().__init__(message, **context)
         self.run = run
+
+
+def _rebuild(cls: type[LLMError], message: str, state: dict[str, Any]) -> LLMError:
+    """An unpickled :class:`LLMError`: made without its constructor, then given its state."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
