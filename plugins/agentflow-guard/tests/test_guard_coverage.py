@@ -156,6 +156,13 @@ def test_the_key_of_a_provider_that_names_no_api_key_env(monkeypatch):
     assert sent_text(f"the other key is {other}") == f"the other key is {LABEL}"
 
 
+def test_a_setting_in_a_token_named_variable_is_not_taken_for_a_key(monkeypatch):
+    monkeypatch.setenv("SOME_FEATURE_TOKEN", "disabled")
+    monkeypatch.setenv("OTHER_SECRET", "localhost")
+    assert sent_text("the feature is disabled on localhost") == (
+        "the feature is disabled on localhost")
+
+
 SHAPES = {
     "BEARER in capitals": (f"BEARER {random_text(30, 10)}", f"BEARER {LABEL}"),
     "two spaces after Bearer": (f"Bearer  {random_text(30, 11)}", f"Bearer  {LABEL}"),

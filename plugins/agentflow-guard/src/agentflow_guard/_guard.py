@@ -264,13 +264,22 @@ _CREDENTIAL_SUFFIXES = ("API_KEY", "APIKEY", "_TOKEN", "_SECRET", "SECRET_KEY", 
 def keys_in_use(rules: GuardRules, settings: ModelSettings) -> tuple[str, ...]:
     """The API keys in use: the called provider's, those in the variables the configured
     providers name, and those in every variable named like a credential (``*_API_KEY``,
-    ``*_TOKEN``, ``*_SECRET``...), without surrounding whitespace."""
+    ``*_TOKEN``, ``*_SECRET``...) whose value looks like a key, without surrounding
+    whitespace."""
     keys = {os.environ.get(name, "").strip() for name in rules.key_variables}
     keys.update(value.strip() for name, value in os.environ.items()
-                if name.upper().endswith(_CREDENTIAL_SUFFIXES))
+                if name.upper().endswith(_CREDENTIAL_SUFFIXES) and _random_looking(value.strip()))
     if settings.api_key is not None:
         keys.add(settings.api_key.reveal())
     return tuple(sorted(key for key in keys if len(key) >= 8))
+
+
+def _random_looking(value: str) -> bool:
+    """Whether a value found by its variable's name alone looks like a key, not a word or a
+    setting (``SOME_TOKEN=disabled``): a digit, both cases of letters, or 16 characters."""
+    return len(value) >= 16 or (any(char.isdigit() for char in value)
+                                and any(char.isalpha() for char in value)) or (
+        any(char.isupper() for char in value) and any(char.islower() for char in value))
 
 
 def _redactions(rules: GuardRules, settings: ModelSettings) -> tuple[Redaction, ...]:
