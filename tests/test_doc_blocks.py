@@ -24,9 +24,9 @@ A marker on the line before the fence changes that:
 - ``<!-- needs-key -->``: the block shows a real vendor at work; compiled or parsed only.
 - ``<!-- compile-only: why -->``: a sketch or a fragment (names the page defines elsewhere, a
   reader's file); compiled or parsed only, and the reason is required.
-- ``<!-- from: path -->``: the block is the file's text (or a part of it), verbatim; the file
-  is run by its own tests (docs/examples/*.py by tests/test_e2e_*_example.py, the tutorial
-  plugin by its nox session).
+- ``<!-- from: path -->``: the block is the file's text (or a part of it), verbatim, after
+  an optional first line, a comment naming the file; the file is run by its own tests
+  (docs/examples/*.py by tests/test_e2e_*_example.py, the tutorial plugin by its nox session).
 - ``<!-- invalid-on-purpose -->``: a configuration shown for its error: loading it must fail.
 """
 
@@ -123,7 +123,11 @@ def test_every_marker_is_used_as_meant(block):
     if block.marker == "from":
         source = ROOT / (block.argument or "")
         assert source.is_file(), f"{block.where}: no file {block.argument}"
-        assert block.text.strip() in source.read_text(encoding="utf-8"), (
+        text = block.text
+        first, _, rest = text.partition("\n")
+        if first.startswith("# ") and source.name in first:
+            text = rest  # a caption naming the file
+        assert text.strip() in source.read_text(encoding="utf-8"), (
             f"{block.where}: the block is not the text of {block.argument} (any more)")
     if block.marker == "invalid-on-purpose":
         assert block.lang == "yaml", block.where

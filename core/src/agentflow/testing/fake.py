@@ -73,6 +73,28 @@ class Reply:
     :func:`example_instance` of it as the answer; after tool results, the echo is
     :func:`tool_result_text`; images in the last user message are echoed as
     :func:`describe_image` after the text.
+
+    **The emulation contract.** A vendor's emulation (its ``agentflow_fake_routes`` handlers)
+    keeps these rules, and the conformance suite (:mod:`agentflow.testing.conformance`) relies
+    on them:
+
+    - the answer is ``reply.text_for(<the last user message's text>)``, cut by
+      :func:`cut_answer` at ``max_tokens`` words (reported with the vendor's length reason) and
+      where the first stop sequence starts;
+    - one token per whitespace-separated word (:func:`count_tokens`), the prompt's counted over
+      every input message; ``reply.usage``, when scripted, is reported instead;
+    - ``reply.finish_reason``, when scripted, is reported as given (the vendor's raw word);
+      otherwise the vendor's normal stop word, or its length word when the answer was cut;
+    - a stream sends one content event per piece of ``reply.split(text)``, then the vendor's
+      closing event(s) with the finish reason and the usage;
+    - a ``status`` of 400 or more is answered with that status and the vendor's error body
+      holding ``error_message`` (and ``error_type`` where the vendor has one), the
+      :func:`retry_after_header` of the reply, and the request-id header the vendor sends;
+    - ``error_after`` ends a stream, after that many content events, with the vendor's
+      in-stream error event holding ``error_message`` (and ``error_type``);
+    - a request without the vendor's key header is refused as the vendor refuses it (401);
+    - the generic faults (``delay``, ``chunk_delay``, ``cut_after``, ``malformed``) are the
+      server's: a handler never applies them.
     """
 
     text: str | None = None

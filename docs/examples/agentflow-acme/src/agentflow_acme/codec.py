@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentflow.errors import ProviderError
+from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, Usage
 from agentflow.vendor import ErrorBody, ErrorWords, parse_json, parse_retry_after, read_error_body
 
@@ -57,6 +57,10 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
                          json=body, headers=_auth(settings))
 
 
+def _auth(settings: ModelSettings) -> dict[str, str]:
+    return {"x-acme-key": settings.api_key.reveal()} if settings.api_key else {}
+
+
 def parse_response(response: httpx.Response, request: Request) -> Response:
     body = parse_json(response.content, "Acme")
     try:
@@ -68,15 +72,23 @@ def parse_response(response: httpx.Response, request: Request) -> Response:
         raise ProviderError(f"Acme sent an answer agentflow cannot read ({exc!r})") from exc
 
 
+def _usage(tokens: dict[str, int]) -> Usage:
+    return Usage.of(tokens["in"], tokens["out"])
+
+
 def parse_stream_event(event: ServerSentEvent, state: StreamState) -> list[StreamChunk]:
-    body = parse_json(event.data, "Acme", stream=True)
-    if event.event == "delta":
-        return [StreamChunk(content=body["text"])]
-    if event.event == "done":
-        reason = body["stop_reason"]
-        return [StreamChunk(is_final=True, finish_reason=STOP_REASONS.get(reason),
-                            raw_finish_reason=reason, usage=_usage(body["tokens"]))]
-    if event.event == "error":  # the core attaches the text received so far
+    body = parse_json(event.data, "Acme", stream=True)  # StreamingError if it is not JSON
+    try:
+        if event.event == "delta":
+            return [StreamChunk(content=body["text"])]
+        if event.event == "done":
+            reason = body["stop_reason"]
+            return [StreamChunk(is_final=True, finish_reason=STOP_REASONS.get(reason),
+                                raw_finish_reason=reason, usage=_usage(body["tokens"]))]
+    except (KeyError, TypeError) as exc:
+        raise StreamingError(f"Acme sent a {event.event} event agentflow cannot read "
+                             f"({exc!r})") from exc
+    if event.event == "error":  # an HttpError, with the status the event names
         raise WORDS.from_status(body.get("status", 500), _problem(body) or
                                 ErrorBody(message=event.data), where="in the stream")
     return []  # events we do not know are skipped, as Acme's docs ask
@@ -87,22 +99,14 @@ def map_error(response: httpx.Response) -> LLMError:
                              retry_after=parse_retry_after(response.headers.get("retry-after")))
 
 
-def check_request(settings: ModelSettings) -> httpx.Request:
-    import httpx
-
-    return httpx.Request("GET", settings.base_url.rstrip("/") + "/models",
-                         headers=_auth(settings))
-
-
-def _auth(settings: ModelSettings) -> dict[str, str]:
-    return {"x-acme-key": settings.api_key.reveal()} if settings.api_key else {}
-
-
 def _problem(body: Any) -> ErrorBody | None:
     """Acme's error body, ``{"problem": "..."}``; ``None`` for any other."""
     problem = body.get("problem") if isinstance(body, dict) else None
     return ErrorBody(message=problem) if isinstance(problem, str) else None
 
 
-def _usage(tokens: dict[str, int]) -> Usage:
-    return Usage.of(tokens["in"], tokens["out"])
+def check_request(settings: ModelSettings) -> httpx.Request:
+    import httpx
+
+    return httpx.Request("GET", settings.base_url.rstrip("/") + "/models",
+                         headers=_auth(settings))
