@@ -197,7 +197,9 @@ def tests_redis_fleet(session: nox.Session) -> None:
 @nox.session
 def tests_integration(session: nox.Session) -> None:
     """Everything installed together: discovery, end to end over loopback HTTP, the CLI."""
-    session.install(*TEST_TOOLS, f"{CORE}[testing]", *TESTED_PLUGINS)
+    # The OpenTelemetry SDK too, so that tests/test_secret_leaks.py looks into real spans.
+    session.install(*TEST_TOOLS, "opentelemetry-sdk>=1.27", f"{CORE}[testing]",
+                    *TESTED_PLUGINS)
     run_pytest(session, "tests", workers=2)
 
 
