@@ -198,10 +198,12 @@ BUILTIN_REDACTIONS: dict[str, Redaction] = {
     "emails": Redaction("email", _compiled(
         r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
         r"\.[A-Za-z]{2,24}\b")),
-    # Runs of digit groups separated by single spaces or dashes; only Luhn-valid stretches of
-    # 13 to 19 digits in them are cards, so order and phone numbers stay.
-    "card_numbers": Redaction("card_number", _compiled(r"(?<!\d)\d+(?:[ -]\d+)*"),
-                              spans=_card_spans),
+    # Runs of digit groups separated by single spaces or dashes, every group of 3 digits or
+    # more but the last; only Luhn-valid stretches of 13 to 19 digits in them are cards, so
+    # order and phone numbers stay. Once started, a run cannot fail (no backtracking), and
+    # "1 1 1 ..." starts none.
+    "card_numbers": Redaction("card_number", _compiled(
+        r"(?<!\d)\d{3,}(?:[ -]\d{3,})*(?:[ -]\d{1,2})?"), spans=_card_spans),
 }
 
 
