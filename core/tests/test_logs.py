@@ -272,3 +272,15 @@ async def test_debug_logging_of_real_calls_shows_no_key(server, monkeypatch, cap
     assert any("retry 1 of 1" in m for m in messages)
     assert any(m.startswith("call-") and "failed after" in m for m in messages)
     assert not any(run in caplog.text for run in runs(key))
+
+
+def test_the_credential_shapes_have_a_bounded_width():
+    """One match attempt reads a bounded number of characters: the scan is linear in the text
+    (a server's 32 MiB error body included)."""
+    import re
+
+    parser = getattr(re, "_parser", None)
+    if parser is None:  # Python 3.10
+        import sre_parse as parser
+    pattern = logs._KEY_SHAPES
+    assert parser.parse(pattern.pattern, pattern.flags).getwidth()[1] <= 40_000

@@ -63,8 +63,8 @@ _KEY_SHAPES = re.compile(
     r")"
     r"|-----BEGIN[A-Z ]{0,32} PRIVATE KEY-----[A-Za-z0-9+/=\s]{0,16384}"
     r"(?:-----END[A-Z ]{0,32} PRIVATE KEY-----)?"
-    r"|(?<=bearer)[ \t:=]{1,8}[A-Za-z0-9._~+/\-]{8,4096}=*"   # Authorization header tokens
-    r"|(?<=basic)[ \t]{1,8}[A-Za-z0-9+/]{8,4096}=*"
+    r"|(?<=bearer)[ \t:=]{1,8}[A-Za-z0-9._~+/\-]{8,4096}={0,2}"  # Authorization header tokens
+    r"|(?<=basic)[ \t]{1,8}[A-Za-z0-9+/]{8,4096}={0,2}"
     # x-api-key, x-goog-api-key, api_key: as a header line, JSON, or httpcore's (b'', b'')
     r"|(?<=api[-_]key)[\"']?[ \t]*[:=,][ \t]*b?[\"']?[^\s\"',;&]{8,4096}"
     r"|(?<=[?&]key)=[^\s\"',;&]{8,4096}"
