@@ -66,7 +66,7 @@ _KEY_SHAPES = re.compile(
     r"|(?<=bearer)[ \t:=]{1,8}[A-Za-z0-9._~+/\-]{8,4096}={0,2}"  # Authorization header tokens
     r"|(?<=basic)[ \t]{1,8}[A-Za-z0-9+/]{8,4096}={0,2}"
     # x-api-key, x-goog-api-key, api_key: as a header line, JSON, or httpcore's (b'', b'')
-    r"|(?<=api[-_]key)[\"']?[ \t]*[:=,][ \t]*b?[\"']?[^\s\"',;&]{8,4096}"
+    r"|(?<=api[-_]key)[\"']?[ \t]{0,8}[:=,][ \t]{0,8}b?[\"']?[^\s\"',;&]{8,4096}"
     r"|(?<=[?&]key)=[^\s\"',;&]{8,4096}"
     r"|(?<=[?&]token)=[^\s\"',;&]{8,4096}"
     r"|(?<=[?&]access_token)=[^\s\"',;&]{8,4096}",
