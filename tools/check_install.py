@@ -54,7 +54,7 @@ SCENARIOS: list[tuple[list[str], list[str]]] = [
     (["agentflow-core", "agentflow-google"], ["google"]),
     (["agentflow-core", "agentflow-moonshot"], ["moonshot", "moonshot_cn"]),
     (["agentflow-core", "agentflow-openai", "agentflow-prometheus", "agentflow-otel[sdk]",
-      "agentflow-guard", "agentflow-redis"], ["openai"]),
+      "agentflow-guard", "agentflow-redis", "agentflow-aiohttp"], ["openai"]),
 ]
 TESTING_EXTRA = "agentflow-core[testing]"
 # The build backend goes into the wheelhouse too: the incompatible core is built offline.

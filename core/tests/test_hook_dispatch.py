@@ -117,6 +117,20 @@ async def catalog(runtime: Runtime, server: FakeServer) -> None:
 async def fakes(runtime: Runtime, server: FakeServer) -> None:
     assert [fake.provider for fake in collect_fakes(runtime.host)] == ["echo"]
 
+async def other_transport(runtime: Runtime, server: FakeServer) -> None:
+    """A provider configured for aiohttp, with no plugin providing it: the hook is asked,
+    then the call fails under asyncio (install agentflow-aiohttp) or uses httpx's transport
+    under trio."""
+    runtime.set_config(Config(providers={"echo": ProviderConfig(
+        base_url=server.base_url("echo"), transport="aiohttp")}))
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        await call(runtime, server)
+    else:
+        with pytest.raises(ConfigurationError, match="install agentflow-aiohttp"):
+            await call(runtime, server)
+
 
 #: What makes the core call each hook, as a user's program would.
 TRIGGERS: dict[str, Callable[[Runtime, FakeServer], Awaitable[None]]] = {
@@ -130,6 +144,7 @@ TRIGGERS: dict[str, Callable[[Runtime, FakeServer], Awaitable[None]]] = {
     "agentflow_check_provider": health,
     "agentflow_configure": reconfigure,
     "agentflow_limit_store": reconfigure,
+    "agentflow_http_transport": other_transport,
     "agentflow_record_event": call,
     "agentflow_record_stream_chunk": stream,
     "agentflow_fake_routes": fakes,

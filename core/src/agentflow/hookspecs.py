@@ -20,8 +20,8 @@ The kinds of hooks:
   ``agentflow_configure``) are called on every plugin and return nothing;
   ``agentflow_configure`` is *historic*: a plugin registered later is called at once with the
   configuration in force;
-* the *factory* hook ``agentflow_limit_store`` is answered by the first plugin that returns
-  something (first-result, with no provider argument);
+* the *factory* hooks ``agentflow_limit_store`` and ``agentflow_http_transport`` are answered
+  by the first plugin that returns something (first-result, with no provider argument);
 * the *chain* hook ``agentflow_prepare_request`` is called on every plugin, each handed the
   request as the one before left it.
 
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
 
     import httpx
@@ -238,6 +239,37 @@ def agentflow_limit_store(config: Config, emit: Callable[[ExecutionEvent], None]
         for an unchanged configuration, so that a reload keeps its connections and state.
 
     First-result hook (called once per configuration that becomes active).
+    """
+
+
+@hookspec(firstresult=True)
+def agentflow_http_transport(settings: ModelSettings, ssl_context: ssl.SSLContext,
+                             limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
+    """Carry a provider's HTTP requests over another HTTP stack (aiohttp, say).
+
+    Called once per new connection pool (one per provider, event loop and TLS settings) of a
+    provider whose configuration names a transport other than httpx's own
+    (``transport: aiohttp`` in ``defaults`` or the provider entry; ``settings.transport``).
+    Return ``None`` unless ``settings.transport`` is the name you provide.
+
+    :param settings: the settings of the model that needed the pool: ``transport``,
+        ``trust_env`` (use proxies from the environment only when it is true) and the rest.
+    :param ssl_context: the verifying TLS context to use for every connection (built from
+        ``ca_bundle``; for a plain-http base URL, one that refuses every TLS handshake). Never
+        weaken it.
+    :param limits: the pool's limits (``max_connections``, ``max_keepalive_connections``,
+        ``keepalive_expiry``): respect them.
+    :returns: an ``httpx.AsyncBaseTransport``, owned and closed by the pool. It must keep
+        agentflow's promises as httpx's own transport does: honour the ``timeout`` request
+        extension (connect, read, write, pool) raising httpx's timeout exceptions, raise
+        httpx's exceptions for every failure (``httpx.ConnectError``, ``httpx.ReadError``,
+        ``httpx.RemoteProtocolError``, ...), follow no redirect, hand the body back undecoded
+        as it arrives, and give its connection back when the response is closed, cancelled
+        or not. A transport that cannot run under the running event loop (aiohttp under trio)
+        returns httpx's own transport and says so. ``None`` from every plugin for a transport
+        the configuration names is a :class:`~agentflow.errors.ConfigurationError`.
+
+    First-result hook.
     """
 
 

@@ -475,7 +475,9 @@ class ModelSettings:
     ``read_timeout_seconds`` ``None`` means the total limit; ``stream_idle_timeout_seconds``
     ``None`` means none. ``circuit_failure_threshold`` ``None`` turns the breaker off.
     ``ca_bundle`` is an absolute path to the PEM certificates that verify the provider (``None``:
-    the public roots of certifi); ``trust_env`` lets proxy variables of the environment apply.
+    the public roots of certifi); ``trust_env`` lets proxy variables of the environment apply;
+    ``transport`` names the HTTP stack (``"httpx"``, or ``"aiohttp"`` through a transport plugin,
+    see ``agentflow_http_transport``).
     """
 
     name: str
@@ -503,6 +505,7 @@ class ModelSettings:
     allow_insecure_http: bool = False
     ca_bundle: str | None = None
     trust_env: bool = False
+    transport: str = "httpx"
     pricing: Pricing | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
 

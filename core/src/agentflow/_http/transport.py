@@ -8,11 +8,21 @@ The transport under the pools is replaceable, as httpx's ``transport=`` is (see
 :data:`TransportChoice`): ``AgentFlow.use_transport`` / ``Runtime(transport=...)`` put an
 ``httpx.MockTransport``, a recording wrapper or any ``httpx.AsyncBaseTransport`` under every
 request, with nothing private patched.
+
+A provider whose configuration says ``transport: aiohttp`` (any name but ``httpx``) gets its
+pools' transport from a plugin (the ``agentflow_http_transport`` hook, asked through the
+``plugin_transport`` callable the runtime gives): the core still hands it the TLS context and
+the pool limits, and wraps it in an ``httpx.AsyncClient``, so everything above sees httpx.
+
+A TLS context is built only for an https base URL, and one per ``ca_bundle`` serves every
+pool: loading the CA certificates costs tens of milliseconds, a large part of a fresh
+process's first call.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -47,10 +57,15 @@ MAX_KEEPALIVE_CONNECTIONS = 128
 #:   ``trust_env``).
 #:
 #: A given transport (or a factory's) replaces the network entirely: TLS and proxies are then
-#: its business, so ``ca_bundle`` and ``trust_env`` do not apply to it.
+#: its business, so ``ca_bundle``, ``trust_env`` and ``transport`` do not apply to it.
 if TYPE_CHECKING:
     TransportChoice: TypeAlias = (
         httpx.AsyncBaseTransport | Callable[[ModelSettings], httpx.AsyncBaseTransport] | None)
+    #: Asks the plugins for a transport named by ``settings.transport``: the
+    #: ``agentflow_http_transport`` hook (settings, TLS context, pool limits).
+    PluginTransport: TypeAlias = Callable[
+        [ModelSettings, ssl.SSLContext, httpx.Limits], httpx.AsyncBaseTransport | None]
+    PoolKey: TypeAlias = tuple[str, object, str | None, bool, str, bool]
 
 
 def current_loop_token() -> object:
@@ -71,12 +86,14 @@ def current_loop_token() -> object:
 class PoolManager:
     """Hands out the shared ``httpx.AsyncClient`` of each provider and closes them all."""
 
-    def __init__(self, transport: TransportChoice = None) -> None:
-        # (provider, event loop, ca_bundle, trust_env) -> its pool
-        self._clients: dict[tuple[str, object, str | None, bool], httpx.AsyncClient] = {}
+    def __init__(self, transport: TransportChoice = None,
+                 plugin_transport: PluginTransport | None = None) -> None:
+        # (provider, event loop, ca_bundle, trust_env, transport, https) -> its pool
+        self._clients: dict[PoolKey, httpx.AsyncClient] = {}
         self._transport = transport
+        self._plugin_transport = plugin_transport
         # Pools made before the transport changed: closed by the next aclose().
-        self._retired: list[tuple[tuple[str, object, str | None, bool], httpx.AsyncClient]] = []
+        self._retired: list[tuple[PoolKey, httpx.AsyncClient]] = []
 
     @property
     def transport(self) -> TransportChoice:
@@ -96,7 +113,8 @@ class PoolManager:
         A provider whose TLS or proxy settings change (a reloaded configuration) gets a new
         pool; requests still running on the old one finish there.
         """
-        key = (settings.provider, current_loop_token(), settings.ca_bundle, settings.trust_env)
+        key = (settings.provider, current_loop_token(), settings.ca_bundle, settings.trust_env,
+               settings.transport, settings.base_url.startswith("https:"))
         client = self._clients.get(key)
         if client is None or client.is_closed:
             self._forget_dead_loops()
@@ -106,13 +124,35 @@ class PoolManager:
     def _new_pool(self, settings: ModelSettings) -> httpx.AsyncClient:
         transport = self._transport
         if transport is None:
-            return _new_client(settings.ca_bundle, settings.trust_env)
+            if settings.transport != "httpx":
+                return self._plugin_pool(settings)
+            return _new_client(_tls_for(settings), settings.trust_env)
         import httpx
 
         if isinstance(transport, httpx.AsyncBaseTransport):
             transport = _borrowed_class()(transport)  # type: ignore[call-arg]
         else:
             transport = transport(settings)
+        return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False)
+
+    def _plugin_pool(self, settings: ModelSettings) -> httpx.AsyncClient:
+        import httpx
+
+        from agentflow.errors import ConfigurationError
+
+        transport = None
+        if self._plugin_transport is not None:
+            transport = self._plugin_transport(settings, _tls_for(settings), pool_limits())
+        if transport is None and not _under_asyncio():
+            _warn_fallback(settings)
+            return _new_client(_tls_for(settings), settings.trust_env)
+        if transport is None:
+            raise ConfigurationError(
+                f"provider {settings.provider!r} asks for transport {settings.transport!r}, "
+                f"which no installed plugin provides: install agentflow-{settings.transport} "
+                "(`agentflow plugins` lists what is installed), or remove `transport` to use "
+                "httpx's own", provider=settings.provider, model=settings.name)
+        # Proxies are the transport's business (it is given trust_env); redirects stay off.
         return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False)
 
     def _forget_dead_loops(self) -> None:
@@ -134,6 +174,59 @@ class PoolManager:
 
     def __len__(self) -> int:
         return len(self._clients)
+
+
+def _under_asyncio() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+_warned_fallback: set[str] = set()
+
+
+def _warn_fallback(settings: ModelSettings) -> None:
+    """Say once per transport name that this event loop stays on httpx's own transport."""
+    if settings.transport in _warned_fallback:
+        return
+    _warned_fallback.add(settings.transport)
+    logging.getLogger("agentflow").warning(
+        "transport %r is configured (provider %r) but no installed plugin provides it under "
+        "this event loop (agentflow-aiohttp runs under asyncio only, not trio): these requests "
+        "use httpx's own transport", settings.transport, settings.provider)
+
+
+def _tls_for(settings: ModelSettings) -> ssl.SSLContext:
+    """The TLS context of a pool for ``settings``: the verifying one for an https base URL, a
+    context that refuses every handshake for a plain-http one (no certificates loaded)."""
+    if settings.base_url.startswith("https:"):
+        return tls_context(settings.ca_bundle)
+    return _no_tls()
+
+
+@functools.cache
+def _no_tls() -> ssl.SSLContext:
+    """A client TLS context that trusts no certificate: any https request through it fails
+    verification. Plain-http pools get it, so they never load a CA bundle, yet can never
+    send over unverified TLS."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies, with no CA loaded
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    return context
+
+
+def pool_limits() -> httpx.Limits:
+    """The limits of every pool (and what a plugin transport is asked to respect)."""
+    import httpx
+
+    return httpx.Limits(max_connections=MAX_CONNECTIONS,
+                        max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS)
 
 
 @functools.cache
@@ -175,15 +268,12 @@ def _borrowed_class() -> type[httpx.AsyncBaseTransport]:
     return Borrowed
 
 
-def _new_client(ca_bundle: str | None = None, trust_env: bool = False) -> httpx.AsyncClient:
+def _new_client(context: ssl.SSLContext, trust_env: bool = False) -> httpx.AsyncClient:
     import httpx
 
     return httpx.AsyncClient(
-        verify=tls_context(ca_bundle),
-        limits=httpx.Limits(
-            max_connections=MAX_CONNECTIONS,
-            max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS,
-        ),
+        verify=context,
+        limits=pool_limits(),
         # Proxy variables (and netrc) only when the configuration opts in with trust_env.
         trust_env=trust_env,
         follow_redirects=False,

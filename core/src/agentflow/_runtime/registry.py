@@ -349,9 +349,10 @@ def _key_variables(configured: str | None, spec: ProviderSpec) -> tuple[str, ...
 
 
 def _transport(entry: ProviderConfig | None, defaults: Defaults) -> dict[str, Any]:
-    """TLS trust and proxy use: the provider entry's, else the defaults'."""
+    """TLS trust, proxy use and HTTP stack: the provider entry's, else the defaults'."""
     return {"ca_bundle": _first(entry and entry.ca_bundle, defaults.ca_bundle),
-            "trust_env": bool(_first(entry and entry.trust_env, defaults.trust_env))}
+            "trust_env": bool(_first(entry and entry.trust_env, defaults.trust_env)),
+            "transport": _first(entry and entry.transport, defaults.transport)}
 
 
 def _pricing(configured: PricingConfig | None, info: ModelInfo | None) -> Pricing | None:

@@ -20,6 +20,10 @@ from agentflow._plugins.host import PluginHost, get_plugin_host
 from agentflow.errors import ConfigurationError, LLMError
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
     from agentflow._http.transport import TransportChoice
     from agentflow._limits.admission import Limits
     from agentflow._observe.audit import AuditTrail
@@ -38,7 +42,7 @@ class Runtime:
                  transport: TransportChoice = None) -> None:
         install_redaction()
         self.host = host if host is not None else get_plugin_host()
-        self.pools = PoolManager(transport)
+        self.pools = PoolManager(transport, self._plugin_transport)
         self.collectors: list[MetricsCollector] = []
         self._config = config
         self._registry: ModelRegistry | None = None
@@ -46,6 +50,14 @@ class Runtime:
         self._failed_exporters: set[str] = set()
         self._include_text: bool | None = None
         self._audit: AuditTrail | None = None
+
+    def _plugin_transport(self, settings: ModelSettings, ssl_context: ssl.SSLContext,
+                          limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
+        """The transport a plugin gives for ``settings.transport`` (hook
+        ``agentflow_http_transport``)."""
+        transport: httpx.AsyncBaseTransport | None = self.host.hook.agentflow_http_transport(
+            settings=settings, ssl_context=ssl_context, limits=limits)
+        return transport
 
     # configuration -------------------------------------------------------------------------
 

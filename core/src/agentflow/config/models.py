@@ -49,6 +49,22 @@ def _ca_bundle(doc: str) -> Any:
     return setting(doc, check=non_empty, schema={"examples": ["certs/corporate-ca.pem"]})
 
 
+#: The HTTP stacks a provider's requests may go over: httpx's own, or aiohttp's (under
+#: asyncio, with the agentflow-aiohttp plugin installed).
+TRANSPORTS = ("httpx", "aiohttp")
+
+
+def _transport_problem(value: Any) -> str | None:
+    if value in TRANSPORTS:
+        return None
+    return f"must be one of {', '.join(map(repr, TRANSPORTS))}, got {value!r}"
+
+
+def _transport(doc: str, default: str | None = None) -> Any:
+    return setting(doc, default=default, check=_transport_problem,
+                   schema={"enum": list(TRANSPORTS)})
+
+
 def _read_timeout(doc: str) -> Any:
     return setting(doc, above=0)
 
@@ -191,6 +207,9 @@ class ProviderConfig:
     trust_env: bool | None = setting(
         "Use proxies from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY in the environment "
         "(default: defaults.trust_env, off).")
+    transport: str | None = _transport(
+        "The HTTP stack of this provider's requests: httpx (agentflow's own) or aiohttp "
+        "(faster; needs agentflow-aiohttp, asyncio only). Default: defaults.transport.")
     # setting() returns an attrs field, not a shared default value (RUF009 cannot know that).
     rate_limit: RateLimitConfig | None = setting("Client-side rate limits.")  # noqa: RUF009
     retry_config: RetryConfig | None = setting("Retry policy for this provider.")  # noqa: RUF009
@@ -230,6 +249,10 @@ class Defaults:
     trust_env: bool = setting(
         "Use proxies from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY in the environment.",
         default=False)
+    transport: str = _transport(
+        "The HTTP stack of every provider's requests: httpx (agentflow's own) or aiohttp "
+        "(faster; needs agentflow-aiohttp, asyncio only; under trio httpx is used).",
+        default="httpx")
     temperature: float | None = _temperature("Default sampling temperature, 0 to 2.")
     top_p: float | None = _top_p("Default nucleus sampling probability mass, 0 to 1.")
     max_tokens: int | None = _max_tokens("Default most tokens per answer (> 0).")

@@ -258,6 +258,9 @@ class ProviderConformance:
     always_sends_max_tokens: ClassVar[bool] = False
     #: Whether the vendor's error answers carry a request id.
     errors_carry_request_id: ClassVar[bool] = True
+    #: The HTTP stack the calls go over (``transport`` in the configuration): a transport
+    #: plugin runs the suite over its own with ``transport = "aiohttp"``, say.
+    transport: ClassVar[str] = "httpx"
 
     def wire(self, request: RecordedRequest) -> WireRequest:
         """Read ``request`` (as the fake server recorded it) back into a :class:`WireRequest`."""
@@ -315,7 +318,8 @@ class ProviderConformance:
         model = ModelConfig(vendor=self.provider, model_id=info.model_id or info.name)
         runtime.set_config(Config(models={self.model: model},
                                   providers={self.provider: endpoint},
-                                  defaults=attrs.evolve(Defaults(), max_retries=0)))
+                                  defaults=attrs.evolve(Defaults(), max_retries=0,
+                                                        transport=self.transport)))
         try:
             yield ConformanceHarness(self, fake_llm_server, runtime, key, specs[self.provider])
         finally:
