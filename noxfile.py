@@ -138,7 +138,7 @@ def run_pytest(session: nox.Session, *args: str, workers: int = 0) -> None:
     one); ``posargs`` come last and win (``-n 0``, ``-p no:randomly``, a single file)."""
     parallel = ["-n", str(workers)] if workers else []
     with cpu_load(session):
-        session.run("pytest", *parallel, *args, *session.posargs)
+        session.run("pytest", *parallel, "--durations=5", *args, *session.posargs)
 
 
 @nox.session
@@ -168,7 +168,7 @@ def tests_plugin(session: nox.Session, plugin: str) -> None:
     if Path(plugin).name == "agentflow-redis":
         ensure_redis_server(session)
         fleet = ["-m", "not fleet"]  # its multi-process runs have their own session
-    run_pytest(session, f"{plugin}/tests", *fleet)
+    run_pytest(session, f"{plugin}/tests", *fleet, workers=2)
 
 
 def ensure_redis_server(session: nox.Session) -> None:
