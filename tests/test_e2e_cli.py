@@ -227,6 +227,11 @@ def test_demo_runs_every_vendor_offline():
     assert int(rows["all"][1]) == sum(int(row[1]) for name, row in rows.items() if name != "all")
     assert "   tools:     local_time({'city': 'example'}) -> 12:00 in example" in result.stdout
     assert "   typed:     Rating(library='example', stars=1)" in result.stdout
+    # a vendor with server tools answers once more with web search on (Anthropic's emulation)
+    assert rows["demo-anthropic+web-search"][1:4] == ["1", "1", "0"]
+    assert ("   server:    web_search({'query': 'agentflow server tools'}) ran at the vendor"
+            in result.stdout)
+    assert "[cites: https://example.com/agentflow/server-tools]" in result.stdout
 
 
 def test_a_broken_plugin_warns_once_and_the_command_keeps_working(tmp_path, config):

@@ -373,12 +373,59 @@ class Pricing:
 
 
 @attrs.frozen(kw_only=True)
+class ServerToolUse:
+    """A tool the vendor ran on its own side during the answer (web search, web fetch, code
+    execution): not a client tool call, so it never reaches ``run_tools``.
+
+    ``id`` and ``name`` are the vendor's (``srvtoolu_...``, ``web_search``); ``input`` what the
+    model asked of the tool (a search query, a URL, code); ``result_type`` the kind of result
+    block the vendor sent back for it (``web_search_tool_result``; ``None`` when none came) and
+    ``result`` that block's content as sent (search hits, fetched page, program output), kept
+    raw since each tool shapes it its own way; ``is_error`` is set when the result is an error
+    object (``web_search_tool_result_error``, ...).
+    """
+
+    id: str
+    name: str
+    input: Mapping[str, Any] = attrs.field(factory=dict)
+    result_type: str | None = None
+    result: Any = attrs.field(default=None, eq=False, repr=False)
+    is_error: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Citation:
+    """A source the answer's text cites: a web page a search or fetch found (Anthropic's
+    ``web_search_result_location``, Gemini's grounding chunks) or a place in a document the
+    request carried (``char_location``, ``page_location``, ...).
+
+    ``kind`` is the vendor's citation type; ``url`` and ``title`` name the source where it has
+    them; ``cited_text`` is the quoted passage, and ``text`` the part of the answer that cites it
+    when the vendor says (Gemini's grounding supports); ``start`` / ``end`` are that part's
+    character offsets in the answer when known. ``extra`` keeps the vendor's other fields
+    (document index, page numbers, encrypted index).
+    """
+
+    kind: str
+    url: str | None = None
+    title: str | None = None
+    cited_text: str | None = None
+    text: str | None = None
+    start: int | None = None
+    end: int | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
 class Response:
     """A complete (non-streaming) answer.
 
     ``tool_calls`` are the calls the model asked for (``finish_reason`` is then
     ``"tool_calls"``). ``parsed`` is the structured answer when the request asked for one
     (``output_type`` / ``json_schema``): an instance of the output type, or the JSON value.
+    ``server_tools`` are the tools the vendor ran itself (web search, code execution), in the
+    order they ran, and ``citations`` the sources the text cites, in the order they appear:
+    both empty for a vendor or model that has none.
     """
 
     text: str
@@ -390,6 +437,8 @@ class Response:
     request_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     parsed: Any = None
+    server_tools: tuple[ServerToolUse, ...] = ()
+    citations: tuple[Citation, ...] = ()
 
     def message(self) -> Message:
         """This answer as the assistant message that continues the conversation."""
@@ -402,7 +451,8 @@ class StreamChunk:
 
     Only the last chunk of a stream has ``is_final`` set; it carries ``finish_reason`` and,
     where the vendor reports it, ``usage``, and the complete ``tool_calls`` of the answer (their
-    argument fragments are assembled by the core). Its ``content`` may be empty.
+    argument fragments are assembled by the core), and the ``server_tools`` and ``citations``
+    of the whole answer (see :class:`Response`). Its ``content`` may be empty.
     """
 
     content: str = ""
@@ -411,6 +461,8 @@ class StreamChunk:
     raw_finish_reason: str | None = None
     usage: Usage | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    server_tools: tuple[ServerToolUse, ...] = ()
+    citations: tuple[Citation, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -426,7 +478,10 @@ class ProviderSpec:
     ``temperature_range`` is checked before any request is sent.
 
     ``capabilities`` says what the vendor's plugin can send: ``streaming``, ``tools``,
-    ``structured_output``, ``images`` (inline bytes) and ``image_urls``. A request that needs a
+    ``structured_output``, ``images`` (inline bytes) and ``image_urls``; ``server_tools`` says
+    the plugin reads the model option ``server_tools`` (a list of tool names such as
+    ``"web_search"``, or the vendor's own tool objects) and reports what ran on
+    ``Response.server_tools``. A request that needs a
     capability the vendor lacks is refused before sending. ``image_media_types`` and
     ``max_image_bytes`` (per image) are checked likewise.
     """

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 DEMO_KEY_ENV = "AGENTFLOW_DEMO_API_KEY"
 DEMO_PROMPT = "Say hello to agentflow in one short sentence."
+#: The alias suffix of a vendor's demo model with web search on (vendors with ``server_tools``).
+WEB_SEARCH_SUFFIX = "+web-search"
 
 
 def run_demo(out: TextIO) -> int:
@@ -67,6 +69,12 @@ def demo_config(server: FakeServer, host: PluginHost) -> Config:
                 input_per_million=price.input_per_million,
                 output_per_million=price.output_per_million,
                 cached_input_per_million=price.cached_input_per_million))
+    providers = host.providers()
+    for alias, model in list(models.items()):
+        spec = providers.get(model.vendor or "")
+        if spec is not None and "server_tools" in spec.capabilities:
+            models[alias + WEB_SEARCH_SUFFIX] = attrs.evolve(
+                model, options={**model.options, "server_tools": ["web_search"]})
     return attrs.evolve(config, models=models)
 
 
@@ -80,7 +88,7 @@ async def _run_all(config: Config, host: PluginHost, out: TextIO) -> int:
     runtime.collectors.append(metrics)
     failures = 0
     try:
-        for alias in sorted(config.models):
+        for alias in sorted(a for a in config.models if not a.endswith(WEB_SEARCH_SUFFIX)):
             settings = runtime.resolve(alias)
             out.write(f"== {settings.vendor} ({settings.model_id}) ==\n")
             try:
@@ -134,6 +142,14 @@ async def _show_one(runtime: Runtime, alias: str, out: TextIO) -> None:
         card = await LLMClientBuilder(alias, runtime=runtime).prompt(
             "Rate agentflow.").output_type(Rating).execute_parsed()
         out.write(f"   typed:     {card!r}\n")
+    configured = runtime.config.models if runtime.config is not None else {}
+    if "server_tools" in capabilities and alias + WEB_SEARCH_SUFFIX in configured:
+        found = await LLMClientBuilder(alias + WEB_SEARCH_SUFFIX, runtime=runtime).prompt(
+            "agentflow server tools").execute_response()
+        for used in found.server_tools:
+            out.write(f"   server:    {used.name}({dict(used.input)}) ran at the vendor\n")
+        sources = ", ".join(citation.url or citation.kind for citation in found.citations)
+        out.write(f"              then: {found.text} [cites: {sources or 'nothing'}]\n")
 
 
 def local_time(city: str) -> str:

@@ -33,7 +33,7 @@ PLUGIN = VendorPlugin(
         temperature_range=(0.0, 1.0), description="Anthropic Messages API (Claude)",
         docs_url="https://docs.anthropic.com/en/api/messages",
         capabilities=frozenset({"streaming", "tools", "structured_output", "images",
-                                "image_urls"}),
+                                "image_urls", "server_tools"}),
         max_image_bytes=MAX_IMAGE_BYTES)],
     codec=_codec,
     models="agentflow_anthropic._catalog:MODELS",

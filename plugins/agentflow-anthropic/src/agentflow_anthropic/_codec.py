@@ -19,9 +19,11 @@ Decisions worth knowing (also in the README):
   from ``message_start``, the stop reason and output usage from ``message_delta`` and the final
   chunk from ``message_stop``. A ``tool_use`` block's ``content_block_start`` begins a tool
   call and its ``input_json_delta`` events carry the arguments' JSON text (the core assembles
-  them); the answer tool's fragments are the answer's text instead. ``ping``, thinking and
-  unknown events are skipped, as Anthropic asks of clients; an ``error`` event raises the
-  error its type denotes.
+  them); the answer tool's fragments are the answer's text instead. Server tools (web search,
+  web fetch, code execution) and citations are read by :mod:`agentflow_anthropic._server`:
+  they go on ``Response.server_tools`` / ``citations``, never into tool calls. ``ping``,
+  thinking, unknown blocks and unknown events are skipped, as Anthropic asks of clients; an
+  ``error`` event raises the error its type denotes.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
     from agentflow.errors import LLMError
     from agentflow.types import ModelSettings, Request, StreamState
+    from agentflow_anthropic._server import ServerTools
 
 __all__ = [
     "API_VERSION",
@@ -147,6 +150,11 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     if request.stop:
         body["stop_sequences"] = list(request.stop)
     body.update(tool_fields(request))
+    from agentflow_anthropic._server import beta_flags, server_tool_fields
+
+    server_tools = server_tool_fields(options)
+    if server_tools:
+        body["tools"] = [*body.get("tools", ()), *server_tools]
     if request.stream:
         body["stream"] = True
     headers = {
@@ -155,6 +163,9 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
         "anthropic-version": str(options.get("anthropic_version", API_VERSION)),
         "user-agent": USER_AGENT,
     }
+    flags = beta_flags(options) if server_tools else []
+    if flags:
+        headers["anthropic-beta"] = ",".join(flags)
     if settings.api_key is not None:
         headers["x-api-key"] = settings.api_key.reveal()
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
@@ -218,6 +229,7 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
 
     try:
         text, calls, answered = read_blocks(body["content"], request)
+        server = _server_blocks(body["content"])
         raw = body.get("stop_reason")
         return Response(
             text=text,
@@ -228,6 +240,8 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
             usage=parse_usage(body.get("usage")),
             request_id=response.headers.get("request-id") or body.get("id"),
             tool_calls=calls,
+            server_tools=server.tools(),
+            citations=tuple(server.citations),
         )
     except (AttributeError, KeyError, TypeError) as exc:
         raise ProviderError(f"{LABEL} sent a message of an unexpected shape "
@@ -245,13 +259,23 @@ def parse_stream_event(event: EventLike, state: StreamState) -> list[StreamChunk
             if delta.get("type") == "text_delta" and delta["text"]:
                 return [StreamChunk(content=delta["text"])]
             if delta.get("type") == "input_json_delta":
+                server = _server_state(state)
+                if server.takes_input(body["index"]):
+                    server.add_input(body["index"], delta["partial_json"])
+                    return []
                 return _arguments(state, body["index"], delta["partial_json"])
+            if delta.get("type") == "citations_delta":
+                _server_state(state).cite(delta["citation"])
             return []
         if kind == "content_block_start":
             block = body["content_block"]
             if block.get("type") == "tool_use":
                 return _tool_use_start(state, body["index"], block)
+            if _server_state(state).read(block, body["index"]):
+                return []
             text = block.get("text") if block.get("type") == "text" else None
+            for cited in block.get("citations") or () if text is not None else ():
+                _server_state(state).cite(cited)
             return [StreamChunk(content=text)] if text else []
         if kind == "message_start":
             message = body["message"]
@@ -314,8 +338,33 @@ def _final_chunk(state: StreamState) -> StreamChunk:
     except TypeError as exc:
         raise StreamingError(f"the stream's usage report could not be read: {exc}") from None
     answered = bool(state.data.get("answer_blocks")) and not state.tool_calls
+    server = state.data.get("server_tools")
     return StreamChunk(is_final=True, finish_reason=normalise_stop_reason(raw, answered=answered),
-                       raw_finish_reason=raw, usage=usage)
+                       raw_finish_reason=raw, usage=usage,
+                       server_tools=server.tools() if server else (),
+                       citations=tuple(server.citations) if server else ())
+
+
+def _server_state(state: StreamState) -> ServerTools:
+    """The stream's server tool calls and citations so far."""
+    from agentflow_anthropic._server import ServerTools
+
+    server = state.data.get("server_tools")
+    if server is None:
+        server = state.data["server_tools"] = ServerTools()
+    return server
+
+
+def _server_blocks(blocks: list[Any]) -> ServerTools:
+    """The server tool calls, their results and the citations in a message's ``content``."""
+    from agentflow_anthropic._server import ServerTools
+
+    server = ServerTools()
+    for block in blocks:
+        if not server.read(block) and block.get("type") == "text":
+            for cited in block.get("citations") or ():
+                server.cite(cited)
+    return server
 
 
 # --- errors ------------------------------------------------------------------------------------

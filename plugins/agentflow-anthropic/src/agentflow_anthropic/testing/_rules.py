@@ -181,6 +181,14 @@ def _tools_problem(tools: Any) -> str | None:
     for index, tool in enumerate(tools):
         if not isinstance(tool, dict):
             return f"tools.{index}: Input should be a valid dictionary"
+        if tool.get("type", "custom") != "custom":
+            from agentflow_anthropic.testing._server import server_tool_problem
+
+            found = server_tool_problem(index, tool)
+            if found is not None:
+                return found
+            names.append(tool["name"])
+            continue
         name = tool.get("name")
         if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
             return (f"tools.{index}.custom.name: String should match pattern "

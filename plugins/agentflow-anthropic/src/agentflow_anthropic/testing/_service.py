@@ -238,6 +238,11 @@ def _model_turn(body: dict[str, Any], reply: Reply) -> tuple[str, list[_Use], st
 
 
 def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> FakeJSON | FakeStream:
+    from agentflow_anthropic.testing._server import server_blocks
+
+    served = server_blocks(body, reply)
+    if served is not None:
+        return _server_answer(body, reply, headers, served)
     messages = body["messages"]
     text, uses, stop_reason, stop_sequence = _model_turn(body, reply)
     system = body.get("system")
@@ -256,6 +261,29 @@ def _answer(body: dict[str, Any], reply: Reply, headers: dict[str, str]) -> Fake
         "id": message_id, "type": "message", "role": "assistant", "model": body["model"],
         "content": content, "stop_reason": stop_reason, "stop_sequence": stop_sequence,
         "usage": _usage(input_tokens, output_tokens)})
+
+
+def _server_answer(body: dict[str, Any], reply: Reply, headers: dict[str, str],
+                   content: list[dict[str, Any]]) -> FakeJSON | FakeStream:
+    """The answer of a turn that ran server tools (see :mod:`._server`)."""
+    from agentflow_anthropic.testing._server import server_events
+
+    input_tokens, output_tokens = reply.usage or (
+        sum(_words(m["content"]) for m in body["messages"]),
+        sum(len(block.get("text", "").split()) for block in content))
+    searches = sum(1 for block in content if block["type"] == "web_search_tool_result")
+    usage = {**_usage(input_tokens, output_tokens),
+             "server_tool_use": {"web_search_requests": searches}}
+    message_id = f"msg_{secrets.token_urlsafe(18)}"
+    stop_reason = reply.finish_reason or "end_turn"
+    if not body.get("stream"):
+        return FakeJSON(headers=headers, body={
+            "id": message_id, "type": "message", "role": "assistant", "model": body["model"],
+            "content": content, "stop_reason": stop_reason, "stop_sequence": None,
+            "usage": usage})
+    return FakeStream(headers=headers, events=_stream(
+        message_id, body["model"], reply, server_events(content, reply), stop_reason, None,
+        input_tokens, output_tokens))
 
 
 def _text(content: Any) -> str:
@@ -283,10 +311,6 @@ def _shape(text: str, body: dict[str, Any]) -> tuple[str, str, str | None]:
 def _events(message_id: str, model: str, reply: Reply, text: str, uses: list[_Use],
             stop_reason: str, stop_sequence: str | None, input_tokens: int,
             output_tokens: int) -> list[str | tuple[str, str]]:
-    def event(name: str, payload: dict[str, Any]) -> tuple[str, str]:
-        return name, json.dumps({"type": name, **payload}, separators=(",", ":"),
-                                ensure_ascii=False)
-
     # Each block: how it starts, and its deltas.
     blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     if text or not uses:
@@ -295,6 +319,19 @@ def _events(message_id: str, model: str, reply: Reply, text: str, uses: list[_Us
     blocks += [({"type": "tool_use", "id": use.id, "name": use.name, "input": {}},
                 [{"type": "input_json_delta", "partial_json": piece}
                  for piece in use.fragments(reply)]) for use in uses]
+    return _stream(message_id, model, reply, blocks, stop_reason, stop_sequence, input_tokens,
+                   output_tokens)
+
+
+def _stream(message_id: str, model: str, reply: Reply,
+            blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]], stop_reason: str,
+            stop_sequence: str | None, input_tokens: int,
+            output_tokens: int) -> list[str | tuple[str, str]]:
+    """The event sequence of a streamed message made of ``blocks`` (start, deltas)."""
+    def event(name: str, payload: dict[str, Any]) -> tuple[str, str]:
+        return name, json.dumps({"type": name, **payload}, separators=(",", ":"),
+                                ensure_ascii=False)
+
     events = [event("message_start", {"message": {
         "id": message_id, "type": "message", "role": "assistant", "model": model,
         "content": [], "stop_reason": None, "stop_sequence": None,
