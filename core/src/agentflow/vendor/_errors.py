@@ -70,6 +70,12 @@ def excerpt(body: bytes | str, limit: int = EXCERPT_LIMIT) -> str:
     return repr(redact(text[:limit] + "..." if len(text) > limit else text))
 
 
+#: ``json.loads`` of a str is this decoder's ``raw_decode`` between two whitespace scans (two
+#: regex matches); an event's data has no whitespace around it, so :func:`parse_json` calls
+#: ``raw_decode`` directly and falls back to ``json.loads`` for anything else.
+_DECODER = json.JSONDecoder()
+
+
 def parse_json(raw: bytes | str, label: str, *, stream: bool = False,
                object_only: bool = True) -> Any:
     """The JSON of a vendor's answer (``stream``: of one stream event's data).
@@ -78,6 +84,14 @@ def parse_json(raw: bytes | str, label: str, *, stream: bool = False,
     :func:`excerpt` when it is not JSON or, with ``object_only``, not a JSON object; ``label``
     names the vendor in the message.
     """
+    if isinstance(raw, str):  # a stream event's data, the per-chunk path: no regex scans
+        try:
+            body, end = _DECODER.raw_decode(raw)
+        except ValueError:
+            pass  # json.loads below says what is wrong (or accepts leading whitespace)
+        else:
+            if end == len(raw) and (not object_only or isinstance(body, dict)):
+                return body
     what = "a stream event" if stream else "an answer"
     failure = StreamingError if stream else ProviderError
     try:
