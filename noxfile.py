@@ -78,7 +78,7 @@ DIST = ROOT / "dist"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "tests_core", "tests_plugin", "tests_integration",
-                        "tests_soak",
+                        "tests_soak", "chaos",
                         "tests_redis_fleet", "build", "install"]
 nox.options.error_on_missing_interpreters = True
 
@@ -200,7 +200,16 @@ def tests_integration(session: nox.Session) -> None:
     # The OpenTelemetry SDK too, so that tests/test_secret_leaks.py looks into real spans.
     session.install(*TEST_TOOLS, "opentelemetry-sdk>=1.27", f"{CORE}[testing]",
                     *TESTED_PLUGINS)
-    run_pytest(session, "tests", workers=2)
+    run_pytest(session, "tests", "-m", "not chaos", workers=2)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The hostile-server suite: every behaviour of agentflow.testing.hostile against every
+    installed vendor, under asyncio and trio (tests/chaos, marked ``chaos``; about two minutes
+    on two workers)."""
+    session.install(*TEST_TOOLS, f"{CORE}[testing]", *TESTED_PLUGINS)
+    run_pytest(session, "tests/chaos", "-m", "chaos", workers=2)
 
 
 @nox.session

@@ -259,13 +259,12 @@ class LLMClient:
             return None, self._redirect_error(response)
         if response.status_code >= 400:
             try:  # the vendor's words, as much of them as an error needs
-                response = with_body(response, await read_body(
-                    response, MAX_ERROR_BYTES, truncate=True))
+                body = await read_body(response, MAX_ERROR_BYTES, truncate=True)
             except httpx.HTTPError:
-                response = with_body(response, b"")  # the status says enough
+                body = b""  # the status says enough
             finally:
                 await response.aclose()
-            return None, self._http_error(response)
+            return None, self._http_error(with_body(response, body))
         if stream and _stream_format(response) is None:
             return None, await self._not_a_stream(response)
         if not stream:
