@@ -256,6 +256,12 @@ def bench(session: nox.Session) -> None:
                     env={"UV_COMPILE_BYTECODE": "1"})
     session.run("python", "bench/sse_decoder.py")
     session.run("python", "bench/run.py", *session.posargs)
+    # The main table of docs/performance.md: interleaved rounds against raw httpx, raw aiohttp
+    # and the official SDKs (and LiteLLM when it is installed; the session does not install
+    # it, its dependency tree takes minutes), and the plot of cost per request against the
+    # number in flight (docs/performance-in-flight.png). About 8 minutes on 2 cores.
+    session.install("aiohttp", "openai", "anthropic", "matplotlib")
+    session.run("python", "bench/peers.py", "--markdown", "bench-peers.md")
     # Limits shared through Redis (agentflow-redis), and why it speaks RESP itself.
     ensure_redis_server(session)
     session.install("coredis==6.9.0")
