@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -464,3 +465,48 @@ async def test_a_second_reader_of_a_stream_is_refused_and_the_first_reads_it_all
     assert "".join(received) == "first second"
     assert stream.final_chunk is not None
     assert in_flight(runtime) == 0
+
+
+# 15: an https URL at a plain-http port names the TLS handshake ---------------------------------
+
+
+@pytest.fixture
+def plain_http_port() -> Iterator[int]:
+    """A port that answers anything with a plain-HTTP 400, as a web server does to TLS."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                with contextlib.suppress(OSError):
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n"
+                                       b"connection: close\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stopping.set()
+    thread.join(5)
+    listener.close()
+
+
+async def test_https_to_a_plain_http_port_names_the_tls_handshake(plain_http_port, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    runtime = make_runtime(f"https://127.0.0.1:{plain_http_port}/v1")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await ask(runtime).execute()
+    finally:
+        await runtime.aclose()
+    message = str(caught.value)
+    assert "TLS handshake" in message
+    assert "plain http port" in message
+    assert ": ;" not in message
