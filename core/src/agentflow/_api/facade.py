@@ -55,14 +55,15 @@ class AgentFlow:
         """Load, validate and activate the configuration file at ``path``.
 
         Raises :class:`~agentflow.errors.ConfigurationError` listing every located problem.
+        The file is read and checked in a worker thread: the event loop goes on meanwhile.
         """
-        cls.runtime().load_config(path)
+        await anyio.to_thread.run_sync(cls.runtime().load_config, path)
 
     @classmethod
     async def init(cls, path: PathLike | None = None) -> None:
         """Activate ``path``, or the discovered configuration: ``$AGENTFLOW_CONFIG``, then
         ``./agentflow.yml``, then the user config directory, else the plugins' catalogs only."""
-        cls.runtime().load_config(path)
+        await anyio.to_thread.run_sync(cls.runtime().load_config, path)
 
     @classmethod
     async def reload_config(cls, path: PathLike | None = None) -> None:
@@ -72,7 +73,7 @@ class AgentFlow:
         rate limiters and circuit breakers of unchanged providers are kept. An invalid file
         raises :class:`~agentflow.errors.ConfigurationError` and changes nothing.
         """
-        cls.runtime().reload_config(path)
+        await anyio.to_thread.run_sync(cls.runtime().reload_config, path)
 
     @classmethod
     @asynccontextmanager
@@ -122,7 +123,9 @@ class AgentFlow:
         from agentflow.config import validate_config
 
         host = cls.runtime().host
-        return validate_config(path, providers=host.providers(), catalog=host.catalog())
+        providers, catalog = host.providers(), host.catalog()
+        return await anyio.to_thread.run_sync(
+            lambda: validate_config(path, providers=providers, catalog=catalog))
 
     @classmethod
     async def check_providers(cls, *, timeout: float = 10.0, slow_after: float = 2.0,

@@ -44,7 +44,7 @@ class ConfigWatcher:
         """Poll until cancelled."""
         while True:
             await anyio.sleep(self.interval)
-            self.check()
+            await anyio.to_thread.run_sync(self.check)  # a slow file never freezes the loop
 
     def check(self) -> bool:
         """Reload if the file changed since the last look; whether a reload took effect."""

@@ -60,14 +60,87 @@ def parse_yaml(text: str) -> tuple[Any, SourceMap, list[Problem]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError
 
+    _check_lines(text)
     try:
         document = YAML(typ="rt", pure=True).load(text)
     except MarkedYAMLError as exc:
         raise _syntax_error(exc) from None
+    except RecursionError:
+        raise YamlSyntaxError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep", 1,
+                              1) from None
+    except ValueError as exc:  # a number too long for Python to convert
+        line = _line_of(text, re.compile(r"\d{4000,}"))
+        reason = str(exc).split(";")[0]  # not Python's advice to raise its own limit
+        raise YamlSyntaxError(f"invalid YAML: a value cannot be read ({reason})", line,
+                              1) from None
     source = SourceMap()
     source.values[()] = _document_start(document, text)
     problems: list[Problem] = []
-    return _plain(document, (), source, problems), source, problems
+    budget = _Budget()
+    try:
+        plain = _plain(document, (), source, problems, budget)
+    except _TooMuch as exc:
+        raise YamlSyntaxError(exc.message, *exc.position) from None
+    return plain, source, problems
+
+
+#: The most values a file may expand to (YAML aliases repeat what they point at: ten aliases of
+#: ten aliases of ... make an "alias bomb"), and the deepest nesting it may have.
+MAX_VALUES = 10_000
+MAX_DEPTH = 64
+#: The longest line read (ruamel's scanner is quadratic on long lines).
+MAX_LINE = 20_000
+
+
+class _TooMuch(Exception):
+    def __init__(self, message: str, position: tuple[int, int]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+class _Budget:
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values = 0
+
+
+_FLOW = re.compile(r"""[\[\]{}"'#\n]""")
+
+
+def _check_lines(text: str) -> None:
+    """Refuse, before parsing, what ruamel's pure-Python parser takes minutes over: very long
+    lines, and flow collections (``[[[[...``) nested deeper than :data:`MAX_DEPTH`."""
+    for number, text_line in enumerate(text.split("\n"), start=1):
+        if len(text_line) > MAX_LINE:
+            raise YamlSyntaxError(f"invalid YAML: line {number} is longer than {MAX_LINE} "
+                                  "characters", number, 1)
+    depth, quote, comment, line = 0, "", False, 1
+    for found in _FLOW.finditer(text):
+        mark = found.group()
+        if mark == "\n":
+            line, comment = line + 1, False
+        elif comment:
+            continue
+        elif quote:
+            quote = "" if mark == quote else quote
+        elif mark in "\"'":
+            quote = mark
+        elif mark == "#":
+            comment = True
+        elif mark in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlSyntaxError(
+                    f"invalid YAML: nested more than {MAX_DEPTH} levels deep", line, 1)
+        elif depth:
+            depth -= 1
+
+
+def _line_of(text: str, pattern: re.Pattern[str]) -> int:
+    found = pattern.search(text)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
 def _syntax_error(exc: Any) -> YamlSyntaxError:
@@ -93,10 +166,17 @@ def _document_start(document: Any, text: str) -> tuple[int, int]:
     return 1, 1
 
 
-def _plain(node: Any, path: Path, source: SourceMap, problems: list[Problem]) -> Any:
+def _plain(node: Any, path: Path, source: SourceMap, problems: list[Problem],
+           budget: _Budget) -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
     from ruamel.yaml.scalarbool import ScalarBoolean
 
+    budget.values += 1
+    if budget.values > MAX_VALUES or len(path) > MAX_DEPTH:
+        where = source.locate(path[:MAX_DEPTH], "key")
+        what = (f"nested more than {MAX_DEPTH} levels deep" if len(path) > MAX_DEPTH else
+                f"expands to more than {MAX_VALUES} values (aliases repeating aliases?)")
+        raise _TooMuch(f"invalid YAML: the document {what}", where)
     _check_tag(node, path, problems)
     if isinstance(node, CommentedMap):
         result: dict[Key, Any] = {}
@@ -104,7 +184,7 @@ def _plain(node: Any, path: Path, source: SourceMap, problems: list[Problem]) ->
             key = _plain_key(raw_key)
             child = (*path, key)
             _record((node.lc.data or {}).get(raw_key), child, value, source)
-            result[key] = _plain(value, child, source, problems)
+            result[key] = _plain(value, child, source, problems, budget)
         return result
     if isinstance(node, CommentedSeq):
         items: list[Any] = []
@@ -113,7 +193,7 @@ def _plain(node: Any, path: Path, source: SourceMap, problems: list[Problem]) ->
             position = (node.lc.data or {}).get(index)
             if position is not None:
                 source.keys[child] = source.values[child] = (position[0] + 1, position[1] + 1)
-            items.append(_plain(value, child, source, problems))
+            items.append(_plain(value, child, source, problems, budget))
         return items
     if isinstance(node, TaggedScalar):
         return str(node.value)

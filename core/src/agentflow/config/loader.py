@@ -102,20 +102,62 @@ def load_config_text(
     return config
 
 
+#: The largest configuration file read; a real one is a few KiB.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def _read(path: PathLike) -> str:
+    """The text of the file at ``path``: a regular file (not a FIFO, a device or a folder) of
+    at most :data:`MAX_CONFIG_BYTES`, in UTF-8."""
+    shown = repr(os.fspath(path)) if "\0" in os.fspath(path) else os.fspath(path)
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb", opener=_open_regular) as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigurationError(f"configuration file {os.fspath(path)} does not exist") from None
+        raise ConfigurationError(f"configuration file {shown} does not exist") from None
+    except _NotARegularFile as exc:
+        raise ConfigurationError(
+            f"configuration file {shown} is {exc.kind}, not a regular file; point at the YAML "
+            "file itself") from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigurationError(
+            f"configuration file {shown}: the path contains a NUL byte") from None
     except OSError as exc:
         raise ConfigurationError(
-            f"cannot read configuration file {os.fspath(path)}: {exc.strerror or exc}") from None
+            f"cannot read configuration file {shown}: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigurationError(
+            f"configuration file {shown} is larger than {MAX_CONFIG_BYTES // 1024} KiB; a "
+            "configuration is a few KiB (is this the right file?)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigurationError(
             f"{os.fspath(path)}:{line}: the file is not UTF-8 text; save it as UTF-8") from None
+
+
+class _NotARegularFile(OSError):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _open_regular(path: str, flags: int) -> int:
+    """``os.open`` that refuses, without blocking, anything but a regular file: opening a FIFO
+    for reading would wait for a writer for ever, and /dev/zero never ends."""
+    import stat
+
+    descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+        raise _NotARegularFile(kind)
+    if hasattr(os, "O_NONBLOCK"):
+        os.set_blocking(descriptor, True)
+    return descriptor
 
 
 def _error(report: ValidationReport) -> ConfigurationError:
