@@ -11,7 +11,7 @@ def test_installed_distributions_are_discovered_with_versions_and_hooks():
     openai = infos["openai"]
     assert openai.distribution == "agentflow-openai"
     assert openai.version
-    assert set(openai.providers) == {"openai", "openai_compatible"}
+    assert set(openai.providers) == {"openai", "openai_compatible", "azure_openai"}
     assert "agentflow_build_request" in openai.hooks
     assert infos["acme"].distribution == "agentflow-acme"
     assert all(info.error is None for info in infos.values())

@@ -100,11 +100,12 @@ def parse_events(events: Any, dialect: _codec.Dialect = OPENAI) -> list[Any]:
 
 def test_both_providers_are_emulated_under_v1():
     routes = fakes()
-    assert set(routes) == {"openai", "openai_compatible"}
-    for fake in routes.values():
-        assert fake.base_path == "/v1"
-        assert {(r.method, r.path) for r in fake.routes} == {("POST", "/chat/completions"),
-                                                             ("GET", "/models")}
+    assert set(routes) == {"openai", "openai_compatible", "azure_openai"}
+    for name in ("openai", "openai_compatible"):
+        assert routes[name].base_path == "/v1"
+        assert {(r.method, r.path) for r in routes[name].routes} == {
+            ("POST", "/chat/completions"), ("POST", "/responses"), ("GET", "/models")}
+    assert routes["azure_openai"].base_path == ""
 
 
 async def test_answer_is_a_real_chat_completion():

@@ -117,7 +117,7 @@ def test_hooks_answer_through_pluggy(host):
                                           response=httpx.Response(503, text="down"))
     assert error.status_code == 503
     fakes = [fake for group in host.hook.agentflow_fake_routes() for fake in group]
-    assert {fake.provider for fake in fakes} == {"openai", "openai_compatible"}
+    assert {fake.provider for fake in fakes} == {"openai", "openai_compatible", "azure_openai"}
 
 
 def test_importing_the_plugin_stays_light():

@@ -272,7 +272,8 @@ class ModelRegistry:
             pricing=_pricing(model.pricing if model is not None else None,
                              info or self._catalog_entry(vendor,
                                                          self._model_id(name, model, info))),
-            options={**(info.options if info else {}), **(model.options if model else {})},
+            options={**(info.options if info else {}), **(entry.options if entry else {}),
+                     **(model.options if model else {})},
         )
         _check_base_url(settings, "models" if model and model.base_url else "providers")
         configured = entry.api_key_env if entry is not None else None

@@ -3,7 +3,9 @@
 The fake provider server starts on loopback with the emulation each plugin contributes; every
 vendor is pointed at it through an ordinary configuration, and a normal and a streaming prompt
 go through each along the real path (hooks, httpx, SSE), then, where the vendor's plugin can,
-a tool loop and a typed answer. Nothing leaves the machine.
+a tool loop and a typed answer. A vendor whose catalog sends some models through another API
+(the model option ``api``, as OpenAI's Responses API) shows one model of each. Nothing leaves
+the machine.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from agentflow._runtime.runtime import Runtime
     from agentflow.config import Config
     from agentflow.testing import FakeServer
+    from agentflow.types import ModelInfo
 
 DEMO_KEY_ENV = "AGENTFLOW_DEMO_API_KEY"
 DEMO_PROMPT = "Say hello to agentflow in one short sentence."
@@ -62,13 +65,20 @@ def demo_config(server: FakeServer, host: PluginHost) -> Config:
         if entry is None:
             models[f"demo-{name}"] = ModelConfig(vendor=name, model_id="demo-model")
             continue
-        price = entry.pricing
-        models[f"demo-{name}"] = ModelConfig(
-            vendor=name, model_id=entry.model_id or entry.name,
-            pricing=None if price is None else PricingConfig(
-                input_per_million=price.input_per_million,
-                output_per_million=price.output_per_million,
-                cached_input_per_million=price.cached_input_per_million))
+        chosen: list[tuple[str, ModelInfo, dict[str, str]]] = [(f"demo-{name}", entry, {})]
+        # A vendor whose models choose their API (OpenAI's Chat Completions or Responses API,
+        # the option ``api``) shows each API its catalog sets, through the first such model.
+        for api in dict.fromkeys(str(m.options["api"]) for m in entries if "api" in m.options):
+            chosen.append((f"demo-{name}+{api}", next(
+                m for m in entries if m.options.get("api") == api), {"api": api}))
+        for alias, info, options in chosen:
+            price = info.pricing
+            models[alias] = ModelConfig(
+                vendor=name, model_id=info.model_id or info.name, options=options,
+                pricing=None if price is None else PricingConfig(
+                    input_per_million=price.input_per_million,
+                    output_per_million=price.output_per_million,
+                    cached_input_per_million=price.cached_input_per_million))
     providers = host.providers()
     for alias, model in list(models.items()):
         spec = providers.get(model.vendor or "")
@@ -90,7 +100,9 @@ async def _run_all(config: Config, host: PluginHost, out: TextIO) -> int:
     try:
         for alias in sorted(a for a in config.models if not a.endswith(WEB_SEARCH_SUFFIX)):
             settings = runtime.resolve(alias)
-            out.write(f"== {settings.vendor} ({settings.model_id}) ==\n")
+            api = settings.options.get("api")
+            shown = f"{settings.model_id}, api: {api}" if api else settings.model_id
+            out.write(f"== {settings.vendor} ({shown}) ==\n")
             try:
                 await _show_one(runtime, alias, out)
             except LLMError as exc:

@@ -215,6 +215,10 @@ class ProviderConfig:
     retry_config: RetryConfig | None = setting("Retry policy for this provider.")  # noqa: RUF009
     circuit_breaker: CircuitBreakerConfig | None = setting(  # noqa: RUF009
         "Circuit breaker for this provider.")
+    options: Mapping[str, Any] = setting(
+        "Free-form vendor options for every model of this entry: merged over the catalog's "
+        "options, under each model's own (e.g. api: responses for agentflow-openai).",
+        factory=dict)
 
 
 @attrs.frozen(kw_only=True)

@@ -10,7 +10,15 @@ Two providers:
     base URL ``http://127.0.0.1:8000/v1``; the key (``OPENAI_COMPATIBLE_API_KEY``) is optional
     and sent only when set.
 
-The wire format is the public codec :mod:`agentflow_openai.chat`, which other
+``azure_openai``
+    Azure OpenAI: the deployment in the URL (or the v1 endpoint), ``api-version``, the
+    ``api-key`` header or a bearer token (:mod:`agentflow_openai._azure`).
+
+A model chooses its API with the option ``api``: ``chat`` (the default) or ``responses``
+(OpenAI's Responses API, the public codec :mod:`agentflow_openai.responses`); the catalog sets
+``responses`` for the models OpenAI serves only there.
+
+The Chat Completions wire format is the public codec :mod:`agentflow_openai.chat`, which other
 OpenAI-compatible plugins reuse; :data:`PLUGIN` (what the entry point names) answers the hooks
 through it with :class:`agentflow.vendor.VendorPlugin`. agentflow imports this module when it
 first needs plugins, so it stays light: the catalog and the fake-server emulation
@@ -19,14 +27,23 @@ first needs plugins, so it stays light: the catalog and the fake-server emulatio
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from agentflow.hookspecs import hookimpl
 from agentflow.types import ProviderSpec
-from agentflow.vendor import VendorPlugin
+from agentflow.vendor import Codec, VendorPlugin
+from agentflow_openai._azure import AzureCodec
 from agentflow_openai.chat import Dialect
+from agentflow_openai.responses import ApiSwitch, ResponsesCodec
+
+if TYPE_CHECKING:
+    from agentflow.config import Config
 
 __version__ = "0.1.0"
 
 OPENAI = "openai"
 COMPATIBLE = "openai_compatible"
+AZURE = "azure_openai"
 USER_AGENT = f"agentflow-openai/{__version__}"
 
 
@@ -44,6 +61,17 @@ DIALECTS: dict[str, Dialect] = {
     COMPATIBLE: Dialect(
         vendor=COMPATIBLE, label="The OpenAI-compatible server",
         api_key_env="OPENAI_COMPATIBLE_API_KEY", user_agent=USER_AGENT),
+    AZURE: Dialect(
+        vendor=AZURE, label="Azure OpenAI", api_key_env="AZURE_OPENAI_API_KEY",
+        user_agent=USER_AGENT, catalog_options=_catalog_options,
+        completion_token_prefixes=("o1", "o3", "o4", "gpt-5")),
+}
+
+#: The codec of each vendor: Chat Completions or the Responses API, as each model chooses.
+CODECS: dict[str, Codec] = {
+    OPENAI: ApiSwitch(DIALECTS[OPENAI], ResponsesCodec(DIALECTS[OPENAI])),
+    COMPATIBLE: ApiSwitch(DIALECTS[COMPATIBLE], ResponsesCodec(DIALECTS[COMPATIBLE])),
+    AZURE: AzureCodec(DIALECTS[AZURE]),
 }
 
 
@@ -54,8 +82,19 @@ CAPABILITIES = frozenset({"streaming", "tools", "structured_output", "images", "
 MAX_IMAGE_BYTES = 20_000_000
 
 
+class OpenAIPlugin(VendorPlugin):
+    """The vendor plugin, which also checks its model options (``api``, ``auth``) when a
+    configuration becomes active, so an unknown value is refused at its line."""
+
+    @hookimpl
+    def agentflow_configure(self, config: Config) -> None:
+        from agentflow_openai._settings import check_options
+
+        check_options(config, self.vendors)
+
+
 #: The plugin agentflow registers (the ``openai`` entry point names it).
-PLUGIN = VendorPlugin(
+PLUGIN = OpenAIPlugin(
     providers=[
         ProviderSpec(
             name=OPENAI, default_base_url="https://api.openai.com/v1",
@@ -69,8 +108,14 @@ PLUGIN = VendorPlugin(
             temperature_range=(0.0, 2.0),
             description="Any OpenAI-compatible server: vLLM, llama.cpp server, Ollama /v1",
             capabilities=CAPABILITIES, max_image_bytes=MAX_IMAGE_BYTES),
+        ProviderSpec(
+            name=AZURE, default_base_url="https://YOUR-RESOURCE.openai.azure.com",
+            api_key_env="AZURE_OPENAI_API_KEY", temperature_range=(0.0, 2.0),
+            description="Azure OpenAI: deployments or the v1 endpoint, api-key or Entra token",
+            docs_url="https://learn.microsoft.com/en-us/azure/ai-foundry/openai/reference",
+            capabilities=CAPABILITIES, max_image_bytes=MAX_IMAGE_BYTES),
     ],
-    codec=DIALECTS,
-    models="agentflow_openai._catalog:MODELS",
+    codec=CODECS,
+    models="agentflow_openai._catalog:CATALOG",
     emulations="agentflow_openai.testing:openai_fakes",
 )

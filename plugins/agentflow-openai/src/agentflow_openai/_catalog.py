@@ -22,6 +22,14 @@ and by the fake server's emulation (a configuration file can set the same keys u
     The effort the model uses when the request names none.
 ``reasoning_effort`` (str)
     Sent as the request's ``reasoning_effort`` (set it in configuration, not here).
+``api`` (``"chat"`` or ``"responses"``)
+    The API the model is sent to (default ``chat``). The catalog sets ``responses`` for the
+    models OpenAI serves only through its Responses API (the ``-pro`` models, the Codex
+    models); a configuration may set it for any model that OpenAI serves there too.
+
+:data:`AZURE_MODELS` are Azure OpenAI aliases (``azure-gpt-4o``...) whose ``model_id`` is
+the deployment name, as Azure's portal names a deployment after its model by default; they
+carry no price (Azure's depend on the deployment type and region).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from typing import Any
 
 from agentflow.types import ModelInfo, Pricing
 
-__all__ = ["MODELS", "model_options"]
+__all__ = ["AZURE_MODELS", "CATALOG", "MODELS", "model_options"]
 
 PROVIDER = "openai"
 
@@ -44,6 +52,9 @@ _GPT5_NONE_DEFAULT: dict[str, Any] = {"max_completion_tokens": True,
 _GPT5_MEDIUM_DEFAULT: dict[str, Any] = {"max_completion_tokens": True,
                                         "supports_temperature": "reasoning_none",
                                         "default_reasoning_effort": "medium"}
+#: Models OpenAI serves only through the Responses API.
+_O_PRO: dict[str, Any] = {**_O_SERIES, "api": "responses"}
+_GPT5_RESPONSES_ONLY: dict[str, Any] = {**_GPT5, "api": "responses"}
 
 
 def _model(name: str, context: int | None, output: int | None,
@@ -81,7 +92,23 @@ MODELS: tuple[ModelInfo, ...] = (
     _model("gpt-5.6-sol", None, None, _GPT5),
     _model("gpt-5.6-terra", None, None, _GPT5),
     _model("gpt-5.6-luna", None, None, _GPT5),
+    # Served only through the Responses API.
+    _model("o3-pro", 200_000, 100_000, _O_PRO, price=(20.00, 20.00, 80.00)),
+    _model("gpt-5-pro", 400_000, 272_000, _GPT5_RESPONSES_ONLY, price=(15.00, 15.00, 120.00)),
+    _model("gpt-5-codex", 400_000, 128_000, _GPT5_RESPONSES_ONLY, price=(1.25, 0.125, 10.00)),
 )
+
+#: Azure OpenAI aliases: the deployment (``model_id``) named after its model.
+AZURE_MODELS: tuple[ModelInfo, ...] = tuple(
+    ModelInfo(name=f"azure-{name}", provider="azure_openai", model_id=name,
+              context_window=info.context_window, max_output_tokens=info.max_output_tokens,
+              options=dict(info.options))
+    for info in MODELS for name in [info.name]
+    if name in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o3", "o4-mini", "gpt-5",
+                "gpt-5-mini", "gpt-5-nano"))
+
+#: Everything the plugin's catalog hook gives.
+CATALOG: tuple[ModelInfo, ...] = MODELS + AZURE_MODELS
 
 
 def model_options(model_id: str) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ reads a recorded request back for the conformance suite (it imports pytest).
 
 from __future__ import annotations
 
-from agentflow_openai.testing._service import chat_completions_fake, error_body, openai_fakes
+from agentflow_openai.testing._fakes import openai_fakes
+from agentflow_openai.testing._service import chat_completions_fake, error_body
 from agentflow_openai.testing._tools import ToolRules
 
 __all__ = ["ToolRules", "chat_completions_fake", "error_body", "openai_fakes"]

@@ -25,7 +25,7 @@ from agentflow.testing import FakeCall, FakeJSON, FakeProvider, FakeRoute, FakeS
 from agentflow.testing.emulation import count_tokens, cut_answer, retry_after_header
 from agentflow_openai.testing._tools import ToolRules, check_tools_and_images, decide
 
-__all__ = ["ToolRules", "chat_completions_fake", "error_body", "openai_fakes"]
+__all__ = ["ToolRules", "chat_completions_fake", "error_body"]
 
 # The service's error type and code for each status, when a scripted reply names none.
 _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
@@ -54,18 +54,6 @@ def error_body(message: str, type_: str, param: str | None = None,
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def openai_fakes() -> list[FakeProvider]:
-    """The emulations of this plugin's two providers."""
-    from agentflow_openai._catalog import MODELS, model_options
-
-    return [
-        chat_completions_fake("openai", require_key=True, model_options=model_options,
-                              models=[m.model_id or m.name for m in MODELS]),
-        chat_completions_fake("openai_compatible", require_key=False,
-                              models=["local-model"], owned_by="agentflow-fake"),
-    ]
-
-
 def chat_completions_fake(
     provider: str,
     *,
@@ -77,6 +65,7 @@ def chat_completions_fake(
     temperature_range: tuple[float, float] = (0.0, 2.0),
     error_kinds: Mapping[int, tuple[str, str | None]] | None = None,
     tool_rules: ToolRules | None = None,
+    responses: bool = False,
 ) -> FakeProvider:
     """The emulation of one Chat Completions provider, mounted at ``/<provider><base_path>``.
 
@@ -89,16 +78,22 @@ def chat_completions_fake(
     :param error_kinds: status -> the service's error ``(type, code)``, over OpenAI's.
     :param tool_rules: what the service accepts of tools and images, where it differs from
         OpenAI (tool names, image URLs).
+    :param responses: serve OpenAI's Responses API too (``POST /responses``), answered by
+        the same service (:mod:`agentflow_openai.testing._responses`).
     """
     service = _Service(provider=provider, require_key=require_key, model_options=model_options,
                        models=tuple(models), owned_by=owned_by,
                        temperature_range=temperature_range,
                        error_kinds={**_ERROR_KINDS, **(error_kinds or {})},
                        tool_rules=tool_rules or ToolRules())
-    return FakeProvider(provider=provider, base_path=base_path, routes=[
-        FakeRoute(method="POST", path="/chat/completions", handler=service.chat_completions),
-        FakeRoute(method="GET", path="/models", handler=service.list_models),
-    ])
+    routes = [FakeRoute(method="POST", path="/chat/completions", handler=service.chat_completions),
+              FakeRoute(method="GET", path="/models", handler=service.list_models)]
+    if responses:
+        from agentflow_openai.testing._responses import responses_handler
+
+        routes.append(FakeRoute(method="POST", path="/responses",
+                                handler=responses_handler(service.chat_completions)))
+    return FakeProvider(provider=provider, base_path=base_path, routes=routes)
 
 
 @attrs.frozen(kw_only=True)

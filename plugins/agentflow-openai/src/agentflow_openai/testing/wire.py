@@ -24,14 +24,24 @@ from agentflow.testing.conformance import (
 )
 from agentflow_openai._content import schema_in_instruction
 
-__all__ = ["read_wire"]
+__all__ = ["read_body", "read_wire"]
 
 _SYSTEM = ("system", "developer")
 
 
 def read_wire(request: RecordedRequest) -> WireRequest:
-    """``request``'s body as a :class:`WireRequest`."""
-    body = request.json
+    """``request``'s body as a :class:`WireRequest`: a Chat Completions request, or a
+    Responses API one (a request to ``.../responses``, read through its Chat Completions
+    equivalent)."""
+    if request.path.rstrip("/").endswith("/responses"):
+        from agentflow_openai.testing._responses import as_chat_body
+
+        return read_body(as_chat_body(request.json))
+    return read_body(request.json)
+
+
+def read_body(body: Mapping[str, Any]) -> WireRequest:
+    """A Chat Completions request body as a :class:`WireRequest`."""
     messages = body["messages"]
     system = [m["content"] for m in messages
               if m["role"] in _SYSTEM and schema_in_instruction(m) is None]
