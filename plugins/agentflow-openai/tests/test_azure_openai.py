@@ -212,3 +212,29 @@ def test_azure_catalog_names_deployments() -> None:
     assert names["azure-gpt-4o"].model_id == "gpt-4o"
     assert names["azure-o3"].options["max_completion_tokens"] is True
     assert all(m.provider == "azure_openai" and m.pricing is None for m in AZURE_MODELS)
+
+
+def test_prompt_filter_chunk_and_filtered_choice() -> None:
+    """https://learn.microsoft.com/en-us/azure/ai-foundry/openai/concepts/content-filter
+    (a stream's first chunk carries ``prompt_filter_results`` and no choices; a filtered
+    choice ends with ``finish_reason: content_filter``)."""
+    from agentflow.types import StreamState
+
+    class Event:
+        event = "message"
+
+        def __init__(self, data: str) -> None:
+            self.data = data
+
+    state = StreamState(provider="azure_openai", model="my-4o")
+    first = {"id": "", "object": "", "choices": [], "prompt_filter_results": [
+        {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False,
+                                                                "severity": "safe"}}}]}
+    last = {"object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {}, "finish_reason": "content_filter",
+         "content_filter_results": {"violence": {"filtered": True, "severity": "high"}}}]}
+    chunks = [c for body in (first, last) for c in AZURE.parse_stream_event(
+        Event(json.dumps(body)), state)]
+    chunks += AZURE.parse_stream_event(Event("[DONE]"), state)
+    assert [c.content for c in chunks if not c.is_final] == []
+    assert chunks[-1].finish_reason == "content_filter"
