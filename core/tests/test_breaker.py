@@ -110,5 +110,5 @@ def test_a_verdict_counts_once(breaker):
 
 def test_snapshot(breaker):
     fail(breaker, 3)
-    assert breaker.snapshot() == {"provider": "acme", "state": "open", "failures": 3,
-                                  "opened_at": 50.0, "last_failure": "503"}
+    assert breaker.snapshot() == {"provider": "acme", "endpoint": None, "state": "open",
+                                  "failures": 3, "opened_at": 50.0, "last_failure": "503"}

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import agentflow._call.client
 import agentflow.sse
 from agentflow import (
+    CircuitOpenError,
     HttpError,
     LLMClientBuilder,
     LLMError,
@@ -510,3 +511,33 @@ async def test_https_to_a_plain_http_port_names_the_tls_handshake(plain_http_por
     assert "TLS handshake" in message
     assert "plain http port" in message
     assert ": ;" not in message
+
+
+# 4: one breaker per endpoint ------------------------------------------------------------------
+
+
+async def test_a_failing_model_does_not_open_the_circuit_of_its_providers_other_models(
+        hostile, monkeypatch):
+    monkeypatch.setenv("ECHO_API_KEY", "test-key")
+    hostile.serve(fixed_answer(b'{"error": "down"}', status="503 Service Unavailable"))
+    with HostileServer(echo_answer("from the healthy server")) as healthy:
+        host = PluginHost(entry_points=False)
+        host.register(EchoVendor())
+        runtime = Runtime(host=host, config=Config(
+            models={"broken": ModelConfig(vendor="echo", model_id="echo-1"),
+                    "fine": ModelConfig(vendor="echo", model_id="echo-2",
+                                        base_url=healthy.base_url)},
+            providers={"echo": ProviderConfig(
+                base_url=hostile.base_url,
+                circuit_breaker=CircuitBreakerConfig(failure_threshold=1,
+                                                     cooldown_seconds=600))},
+            defaults=Defaults(max_retries=0)))
+        try:
+            with pytest.raises(HttpError):
+                await LLMClientBuilder("broken", runtime=runtime).prompt("hi").execute()
+            with pytest.raises(CircuitOpenError, match=r"echo \(echo-1 at http"):
+                await LLMClientBuilder("broken", runtime=runtime).prompt("hi").execute()
+            assert await LLMClientBuilder("fine", runtime=runtime).prompt("hi").execute() == (
+                "from the healthy server")
+        finally:
+            await runtime.aclose()

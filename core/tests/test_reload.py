@@ -132,9 +132,12 @@ async def test_limits_and_circuits_of_unchanged_providers_keep_their_state(runti
             await ask(runtime).execute()
     breaker = runtime.limits.breaker(runtime.resolve("main"))
     assert breaker.state == "open"
-    path.write_text(config_text(server, model_id="second"))  # the provider is unchanged
+    path.write_text(config_text(server) + "\n")  # main's endpoint is unchanged
     runtime.reload_config()
     assert runtime.limits.breaker(runtime.resolve("main")) is breaker
+    path.write_text(config_text(server, model_id="second"))  # another model: its own circuit
+    runtime.reload_config()
+    assert runtime.limits.breaker(runtime.resolve("main")).state == "closed"
     path.write_text(config_text(server, model_id="second", breaker=9))
     runtime.reload_config()
     assert runtime.limits.breaker(runtime.resolve("main")).state == "closed"

@@ -50,7 +50,8 @@ class Limits:
         self.store = store
         self._limiters: dict[tuple[str, str, object], Limiter] = {}
         self._unlimited_models: set[str] = set()
-        self._breakers: dict[str, Breaker] = {}
+        # (provider entry, base URL, model id) -> its breaker: one per endpoint
+        self._breakers: dict[tuple[str, str, str], Breaker] = {}
 
     def provider_limiter(self, settings: ModelSettings) -> Limiter:
         """The limiter of the settings' provider entry, for the running loop."""
@@ -99,11 +100,15 @@ class Limits:
         return [provider] if model is None else [model, provider]
 
     def breaker(self, settings: ModelSettings) -> Breaker | None:
-        """The circuit breaker of the settings' provider entry (``None`` when turned off)."""
+        """The circuit breaker of the settings' endpoint: its provider entry, base URL and
+        model (``None`` when turned off). One model failing (at its own base URL, say) does not
+        open the circuit of the provider's other models, as routers key cool-downs by
+        deployment."""
         threshold = settings.circuit_failure_threshold
         if threshold is None:
             return None
-        breaker = self._breakers.get(settings.provider)
+        key = (settings.provider, settings.base_url, settings.model_id)
+        breaker = self._breakers.get(key)
         if breaker is None:
             provider = settings.provider
             on_change = self._on_change
@@ -112,22 +117,23 @@ class Limits:
                 if on_change is not None:
                     on_change(provider, old, new)
 
-            breaker = self._breakers[provider] = self._breaker(
-                provider, threshold, settings.circuit_cooldown_seconds, changed)
+            breaker = self._breakers[key] = self._breaker(
+                key, threshold, settings.circuit_cooldown_seconds, changed)
         return breaker
 
-    def _breaker(self, provider: str, threshold: int, cooldown: float,
+    def _breaker(self, key: tuple[str, str, str], threshold: int, cooldown: float,
                  changed: Callable[[str, str], None]) -> Breaker:
+        provider, base_url, model_id = key
         if self.store is None:
             return CircuitBreaker(provider, failure_threshold=threshold,
                                   cooldown_seconds=cooldown, clock=self._clock,
-                                  on_change=changed)
+                                  on_change=changed, endpoint=f"{model_id} at {base_url}")
         from agentflow._limits.shared import StoreBreaker
         from agentflow.limitstore import CircuitScope
 
         return StoreBreaker(self.store, CircuitScope(
-            key=provider, failure_threshold=threshold, cooldown_seconds=cooldown),
-            on_change=changed)
+            key=f"{provider}|{base_url}|{model_id}", failure_threshold=threshold,
+            cooldown_seconds=cooldown), on_change=changed)
 
     def adopt(self, previous: Limits) -> None:
         """Take over ``previous``'s limiters and breakers whose settings this configuration
@@ -144,10 +150,11 @@ class Limits:
                 self._limiters[key] = limiter
         old_defaults = old.config.defaults.circuit_breaker
         new_defaults = new.config.defaults.circuit_breaker
-        for provider, breaker in previous._breakers.items():
+        for key, breaker in previous._breakers.items():
+            provider = key[0]  # a new base URL or model is a new key: a fresh breaker
             if (old_defaults == new_defaults
                     and _breaker_config(old, provider) == _breaker_config(new, provider)):
-                self._breakers[provider] = breaker
+                self._breakers[key] = breaker
 
     def breakers(self) -> list[Breaker]:
         """Every breaker made so far."""

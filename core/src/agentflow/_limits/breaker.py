@@ -73,8 +73,11 @@ class CircuitBreaker:
 
     def __init__(self, provider: str, *, failure_threshold: int = 5,
                  cooldown_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[str, str], None] | None = None) -> None:
+                 on_change: Callable[[str, str], None] | None = None,
+                 endpoint: str | None = None) -> None:
         self.provider = provider
+        #: Which of the provider's endpoints (model and base URL) this breaker guards.
+        self.endpoint = endpoint
         self.failure_threshold = failure_threshold
         self.cooldown_seconds = cooldown_seconds
         self.on_change = on_change
@@ -101,7 +104,7 @@ class CircuitBreaker:
         when = (f"the next probe may go in {wait:.1f} s" if not self._probing
                 else "a probe request is under way")
         raise CircuitOpenError(
-            f"{self.provider} failed {self.failures} times in a row (last: "
+            f"{self._where()} failed {self.failures} times in a row (last: "
             f"{self.last_failure}), so requests to it fail fast for {self.cooldown_seconds:g} s; "
             f"{when}. Fallback models, if configured, are tried meanwhile.",
             provider=self.provider, retry_at=retry_at)
@@ -113,8 +116,12 @@ class CircuitBreaker:
 
     def snapshot(self) -> dict[str, object]:
         """The breaker's state, for metrics and health checks."""
-        return {"provider": self.provider, "state": self.state, "failures": self.failures,
-                "opened_at": self.opened_at, "last_failure": self.last_failure}
+        return {"provider": self.provider, "endpoint": self.endpoint, "state": self.state,
+                "failures": self.failures, "opened_at": self.opened_at,
+                "last_failure": self.last_failure}
+
+    def _where(self) -> str:
+        return f"{self.provider} ({self.endpoint})" if self.endpoint else self.provider
 
     def _succeeded(self) -> None:
         self.failures = 0
