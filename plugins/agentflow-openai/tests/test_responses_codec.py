@@ -322,3 +322,13 @@ def test_provider_option_chooses_the_api_and_unknown_values_are_located(
     assert f"{path}:5:12: models.fast.options.api: must be 'chat' or 'responses', " \
         "got 'assistants'" in str(caught.value)
     assert runtime.resolve("fast").options["api"] == "chat"  # the previous one stays
+
+
+@given(st.one_of(st.text(max_size=12), st.integers(), st.none(), st.booleans()))
+def test_only_the_two_apis_are_accepted(value: object) -> None:
+    """https://platform.openai.com/docs/api-reference/responses: ``chat`` or ``responses``."""
+    if value in responses.APIS:
+        assert responses.api_of(OPENAI, "gpt-4o", {"api": value}) == value
+    else:
+        with pytest.raises(ConfigurationError, match="must be one of 'chat', 'responses'"):
+            responses.api_of(OPENAI, "gpt-4o", {"api": value})
