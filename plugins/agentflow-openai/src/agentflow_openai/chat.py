@@ -136,6 +136,13 @@ class Dialect:
     :param strict_tools_by_default: the vendor holds a function definition without ``strict``
         to its parameters' schema (Moonshot); ``strict: false`` is then sent for parameters
         that do not meet the strict rules, instead of ``strict: true`` for those that do.
+    :param max_completion_tokens: the output limit goes out as ``max_completion_tokens`` for
+        every model (Groq, Cerebras), unless the model option ``max_completion_tokens`` says
+        otherwise; else as ``max_tokens`` but for ``completion_token_prefixes``.
+    :param ends_without_done: the vendor's streams may end without ``data: [DONE]``: the
+        chunk that carries a finish reason is then the last one (its usage, or the usage seen
+        before, is the final chunk's), and ``stream_options`` is not sent: such servers send
+        the usage with the finish reason.
     """
 
     vendor: str
@@ -149,6 +156,8 @@ class Dialect:
     quota_errors: tuple[str, ...] = ("insufficient_quota",)
     json_schema: bool = True
     strict_tools_by_default: bool = False
+    max_completion_tokens: bool = False
+    ends_without_done: bool = False
 
     def build_request(self, request: Request, settings: ModelSettings) -> httpx.Request:
         """:func:`build_request` in this dialect."""
@@ -218,6 +227,8 @@ def build_request(dialect: Dialect, request: Request, settings: ModelSettings) -
         body["stream"] = True
         if option.get("stream_include_usage", dialect.stream_usage):
             body["stream_options"] = {"include_usage": True}
+        if dialect.ends_without_done:
+            body.pop("stream_options", None)  # the usage comes with the finish reason
     headers = {
         "content-type": "application/json",
         "accept": "text/event-stream" if request.stream else "application/json",
@@ -272,7 +283,8 @@ def _sampling_allowed(option: _Options, effort: Any) -> bool:
 def _limit_field(dialect: Dialect, model: str, option: _Options) -> str:
     wanted = option.get("max_completion_tokens")
     if wanted is None:
-        wanted = model.startswith(dialect.completion_token_prefixes)
+        wanted = dialect.max_completion_tokens or model.startswith(
+            dialect.completion_token_prefixes)
     return "max_completion_tokens" if wanted else "max_tokens"
 
 
@@ -359,9 +371,12 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
     """The chunks in one ``chat.completion.chunk`` event.
 
     ``[DONE]`` gives the final chunk, carrying the finish reason and the usage seen earlier
-    (both kept in ``state.data``). Content deltas give a chunk each; role-only and usage-only
-    events give none. An error object raises the mapped error; a payload that is not JSON
-    raises :class:`StreamingError`.
+    (both kept in ``state.data``); for a dialect whose streams may end without it
+    (``ends_without_done``), the chunk with the finish reason does. Content deltas give a chunk
+    each; role-only, usage-only and reasoning deltas (``reasoning_content``, ``reasoning``)
+    give none. Usage is read at the top level, inside the choice, or in Groq's ``x_groq``. An
+    error object raises the mapped error, also in a chunk that has choices (OpenRouter's
+    errors after the answer began); a payload that is not JSON raises :class:`StreamingError`.
     """
     data = event.data
     if data == "[DONE]":
@@ -373,33 +388,44 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
         choices = body["choices"]
     except (KeyError, TypeError):
         return _other_event(dialect, body, state, data)
+    if isinstance(body, dict) and body.get("error") is not None:
+        raise error_in_payload(dialect, body, None, stream=True)
     try:
         if state.response_model is None and isinstance(body.get("model"), str):
             state.response_model = body["model"]
-        usage = body.get("usage")
+        usage = body.get("usage") or (body.get("x_groq") or {}).get("usage")
         if usage:
             state.data["usage"] = usage
         if not choices:
             return []
         choice = choices[0]
+        if choice.get("usage"):
+            state.data["usage"] = choice["usage"]
         reason = choice.get("finish_reason")
         if reason is not None:
             state.data["finish_reason"] = reason
-        delta = choice.get("delta")
-        if delta:
-            if delta.get("tool_calls"):
-                stream_tool_calls(delta, state)
-            text = delta.get("content")
-            if text:
-                return [StreamChunk(content=text)]
-            refusal = delta.get("refusal")
-            if refusal:
-                state.data["refused"] = True
-                return [StreamChunk(content=refusal)]
-        return []
+        chunks = _delta_chunks(choice.get("delta"), state)
+        if reason is not None and dialect.ends_without_done:
+            chunks.append(_final_chunk(state))
+        return chunks
     except (AttributeError, KeyError, TypeError) as exc:
         raise StreamingError(f"{dialect.label} sent a chat.completion.chunk of an unexpected "
                              f"shape ({type(exc).__name__}: {exc}): {excerpt(data)}") from None
+
+
+def _delta_chunks(delta: Any, state: StreamState) -> list[StreamChunk]:
+    if not delta:
+        return []
+    if delta.get("tool_calls"):
+        stream_tool_calls(delta, state)
+    text = delta.get("content")
+    if text:
+        return [StreamChunk(content=text)]
+    refusal = delta.get("refusal")
+    if refusal:
+        state.data["refused"] = True
+        return [StreamChunk(content=refusal)]
+    return []
 
 
 def _other_event(dialect: Dialect, body: Any, state: StreamState, data: str) -> list[StreamChunk]:
