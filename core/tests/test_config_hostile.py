@@ -16,6 +16,7 @@ import agentflow.config.loader
 from agentflow import AgentFlow, ConfigurationError
 from agentflow.config import load_config, validate_config_text
 from agentflow.config.loader import MAX_CONFIG_BYTES
+from agentflow.types import ModelInfo, ProviderSpec
 
 
 def alias_bomb(levels: int = 9) -> str:
@@ -93,3 +94,14 @@ async def test_init_with_config_reads_the_file_in_a_worker_thread(tmp_path, monk
     assert len(threads) == 2  # init_with_config, then validate_config
     assert threading.main_thread() not in threads
     assert report.is_valid
+
+
+def test_a_model_with_a_null_value_is_a_located_error_unless_the_catalog_has_it():
+    catalog = {"known-1": ModelInfo(name="known-1", provider="acme")}
+    providers = {"acme": ProviderSpec(name="acme", default_base_url="https://acme.invalid/v1",
+                                      api_key_env="ACME_API_KEY")}
+    report = validate_config_text("models:\n  mymodel:\n  known-1:\n", source_name="a.yml",
+                                  providers=providers, catalog=catalog, environ={})
+    [issue] = report.errors
+    assert (issue.path, issue.line, issue.column) == ("models.mymodel", 2, 3)
+    assert "has no vendor and is in no installed plugin's catalog" in issue.message

@@ -129,8 +129,12 @@ def check_vendors(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec]
                 f"no installed vendor is named {name!r}; set providers.{name}.vendor to the "
                 f"vendor this endpoint speaks{_installed(providers)}"
                 f"{suggestion(str(name), providers)}", "key"))
-    for alias, model in _section(data, "models").items():
-        problems += _check_model(alias, model, entries, providers, catalog)
+    models = data.get("models")
+    for alias, model in (models.items() if isinstance(models, Mapping) else ()):
+        if model is None:  # `mymodel:` alone is a model with nothing set: checked as such
+            model = {}
+        if isinstance(model, Mapping):
+            problems += _check_model(alias, model, entries, providers, catalog)
     return problems
 
 
