@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from echo_vendor import EchoVendor
 
 import agentflow._runtime.runtime
 import agentflow.config.loader
 from agentflow import AgentFlow, ConfigurationError
+from agentflow._plugins.host import PluginHost
 from agentflow.config import load_config, validate_config_text
 from agentflow.config.loader import MAX_CONFIG_BYTES
 from agentflow.types import ModelInfo, ProviderSpec
@@ -105,3 +107,21 @@ def test_a_model_with_a_null_value_is_a_located_error_unless_the_catalog_has_it(
     [issue] = report.errors
     assert (issue.path, issue.line, issue.column) == ("models.mymodel", 2, 3)
     assert "has no vendor and is in no installed plugin's catalog" in issue.message
+
+
+@pytest.mark.anyio
+async def test_validate_warns_about_a_plugin_section_no_installed_plugin_claims(tmp_path):
+    path = tmp_path / "agentflow.yml"
+    path.write_text("plugins:\n  echo: {}\n  ecoh:\n    level: 3\n")
+    host = PluginHost(entry_points=False)
+    host.register(EchoVendor(), name="echo")
+    previous = AgentFlow.use_runtime(agentflow._runtime.runtime.Runtime(host=host))
+    try:
+        report = await AgentFlow.validate_config(path)
+    finally:
+        AgentFlow.use_runtime(previous)
+    assert report.is_valid
+    [warning] = report.warnings
+    assert (warning.path, warning.line, warning.column) == ("plugins.ecoh", 3, 3)
+    assert "no installed plugin is named 'ecoh'" in warning.message
+    assert "did you mean 'echo'?" in warning.message

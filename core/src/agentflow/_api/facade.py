@@ -124,8 +124,10 @@ class AgentFlow:
 
         host = cls.runtime().host
         providers, catalog = host.providers(), host.catalog()
+        plugins = [info.name for info in host.plugin_infos()]
         return await anyio.to_thread.run_sync(
-            lambda: validate_config(path, providers=providers, catalog=catalog))
+            lambda: validate_config(path, providers=providers, catalog=catalog,
+                                    plugins=plugins))
 
     @classmethod
     async def check_providers(cls, *, timeout: float = 10.0, slow_after: float = 2.0,

@@ -8,7 +8,7 @@ the structuring step reports them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -249,4 +249,23 @@ def check_api_keys(data: Mapping[Any, Any], providers: Mapping[str, ProviderSpec
         if ref is not None and ref not in entries:
             spec = providers.get(ref)
             warn(("models", alias, "vendor"), "value", spec, None, f"to model {alias}")
+    return problems
+
+
+def check_plugin_sections(data: Mapping[Any, Any], plugins: Collection[str]) -> list[Problem]:
+    """A warning for each ``plugins.<name>`` section no installed plugin is named after: a
+    misspelt name (``promethus``) would otherwise be ignored without a word."""
+    sections = data.get("plugins")
+    if not isinstance(sections, Mapping):
+        return []
+    installed = sorted(plugins)
+    problems = []
+    for name in sections:
+        if str(name) not in plugins:
+            shown = ", ".join(installed) or "none"
+            problems.append(Problem(
+                ("plugins", name),
+                f"no installed plugin is named {name!r}, so this section is ignored "
+                f"(installed plugins: {shown}){suggestion(str(name), installed)}", "key",
+                severity="warning"))
     return problems

@@ -10,7 +10,7 @@ problem becomes an :class:`Issue` at the line and column of the key or value at 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import attrs
@@ -36,6 +36,7 @@ def validate_config(
     providers: Mapping[str, ProviderSpec],
     environ: Mapping[str, str] | None = None,
     catalog: Mapping[str, ModelInfo] | None = None,
+    plugins: Collection[str] | None = None,
 ) -> ValidationReport:
     """Every problem in the configuration file at ``path``, each located.
 
@@ -44,10 +45,12 @@ def validate_config(
     :param environ: where ``${VAR}`` and key variables are read (default ``os.environ``).
     :param catalog: the installed catalogs (``PluginHost.catalog()``); when given, a model
         without ``vendor`` must be in it.
+    :param plugins: the names of the installed plugins; a ``plugins.<name>`` section none of
+        them is named after is a warning.
     :raises ConfigurationError: when the file cannot be read at all.
     """
     return _analyse(_read(path), str(path), providers, catalog, environ,
-                    base_dir=Path(path).parent)[1]
+                    base_dir=Path(path).parent, plugins=plugins)[1]
 
 
 def validate_config_text(
@@ -176,6 +179,7 @@ def _analyse(
     environ: Mapping[str, str] | None,
     *,
     base_dir: Path | None = None,
+    plugins: Collection[str] | None = None,
 ) -> tuple[Config | None, ValidationReport]:
     env = os.environ if environ is None else environ
     folder = Path.cwd() if base_dir is None else base_dir
@@ -202,6 +206,8 @@ def _analyse(
     if providers is not None:
         problems += _references.check_vendors(data, providers, catalog)
         problems += _references.check_api_keys(data, providers, env)
+    if plugins is not None:
+        problems += _references.check_plugin_sections(data, plugins)
     if config is not None:
         config = attrs.evolve(_absolute_paths(config, folder), positions=source)
     return config, _report(file, problems, source)
