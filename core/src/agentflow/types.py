@@ -402,8 +402,8 @@ class Citation:
     ``kind`` is the vendor's citation type; ``url`` and ``title`` name the source where it has
     them; ``cited_text`` is the quoted passage, and ``text`` the part of the answer that cites it
     when the vendor says (Gemini's grounding supports); ``start`` / ``end`` are that part's
-    character offsets in the answer when known. ``extra`` keeps the vendor's other fields
-    (document index, page numbers, encrypted index).
+    offsets as the vendor gives them (Gemini: UTF-8 bytes of the part), when it does.
+    ``extra`` keeps the vendor's other fields (document index, page numbers, encrypted index).
     """
 
     kind: str

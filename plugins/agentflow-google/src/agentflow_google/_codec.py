@@ -42,7 +42,7 @@ from urllib.parse import quote
 from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, ToolCall, Usage
 from agentflow.vendor import excerpt, parse_json, token_count
-from agentflow_google import _content
+from agentflow_google import _content, _grounding
 from agentflow_google._errors import LABEL, error_in_payload, error_object, map_error
 
 if TYPE_CHECKING:
@@ -140,6 +140,11 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
         config = _content.tool_config(request.tool_choice)
         if config is not None:
             body["toolConfig"] = config
+    from agentflow_google._grounding import search_tools
+
+    searches = search_tools(settings.options)
+    if searches:
+        body["tools"] = [*body.get("tools", ()), *searches]
     config = _generation_config(request, settings.options)
     if config:
         body["generationConfig"] = config
@@ -252,6 +257,8 @@ def parse_response(response: httpx.Response, request: Request | None = None) -> 
             usage=parse_usage(body.get("usageMetadata")),
             request_id=request_id,
             tool_calls=calls,
+            server_tools=_grounding.server_tools(candidate.get("groundingMetadata")),
+            citations=_grounding.citations(candidate.get("groundingMetadata")),
         )
     except ProviderError as exc:
         raise exc.with_context(request_id=request_id) from None
@@ -372,12 +379,17 @@ def _stream_chunks(body: dict[str, Any], state: StreamState) -> list[StreamChunk
         else:  # the core refuses it, with its JSON, when the stream ends
             calls.begin(("not an object", len(calls)), id=id, name=name,
                         arguments=json.dumps(args, ensure_ascii=False), extra=extra)
+    if candidate.get("groundingMetadata") is not None:
+        state.data["grounding"] = candidate["groundingMetadata"]
     raw = candidate.get("finishReason") or None
     if raw is None:
         return chunks
     finish = _finish(raw, bool(calls))
     if finish == "content_filter" and not text and not state.text_parts and not calls:
         raise _filtered(candidate, raw)
+    grounding = state.data.get("grounding")
     chunks.append(StreamChunk(is_final=True, finish_reason=finish, raw_finish_reason=raw,
-                              usage=parse_usage(state.data.get("usage"))))
+                              usage=parse_usage(state.data.get("usage")),
+                              server_tools=_grounding.server_tools(grounding),
+                              citations=_grounding.citations(grounding)))
     return chunks
