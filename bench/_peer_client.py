@@ -147,8 +147,8 @@ def agentflow(transport: str) -> tuple[Ask, Stream, Close]:
 def openai_sdk() -> tuple[Ask, Stream, Close]:
     import openai
 
-    client = openai.AsyncOpenAI(base_url=f"{URL}/openai/v1", api_key=KEY, max_retries=0,
-                                timeout=120.0)
+    client = openai.AsyncOpenAI(base_url=f"{URL}/openai/v1", api_key=KEY,
+                                timeout=120.0)  # the SDK's own retries, as users run it
 
     async def ask(prompt: str) -> str:
         answer = await client.chat.completions.create(
@@ -172,7 +172,7 @@ def anthropic_sdk() -> tuple[Ask, Stream, Close]:
     import anthropic
 
     # Recent SDKs send the key as a bearer token; the emulation reads x-api-key, as the API.
-    client = anthropic.AsyncAnthropic(base_url=f"{URL}/anthropic", api_key=KEY, max_retries=0,
+    client = anthropic.AsyncAnthropic(base_url=f"{URL}/anthropic", api_key=KEY,
                                       timeout=120.0, default_headers={"x-api-key": KEY})
     model = "claude-3-5-sonnet-20241022"
 
