@@ -259,7 +259,7 @@ def bench(session: nox.Session) -> None:
     # The main table of docs/performance.md: interleaved rounds against raw httpx, raw aiohttp
     # and the official SDKs (and LiteLLM when it is installed; the session does not install
     # it, its dependency tree takes minutes), and the plot of cost per request against the
-    # number in flight (docs/performance-in-flight.png). About 8 minutes on 2 cores.
+    # number in flight (docs/performance-in-flight.png). 16 minutes on 2 busy cores.
     session.install("aiohttp", "openai", "anthropic", "matplotlib")
     session.run("python", "bench/peers.py", "--markdown", "bench-peers.md")
     # Limits shared through Redis (agentflow-redis), and why it speaks RESP itself.

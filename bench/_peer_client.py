@@ -121,7 +121,7 @@ def agentflow(transport: str) -> tuple[Ask, Stream, Close]:
     config = os.path.join(folder, "agentflow.yml")
     with open(config, "w") as file:
         file.write(f"providers:\n  openai:\n    base_url: {URL}/openai/v1\n"
-                   f"defaults:\n  transport: {transport}\n")
+                   f"defaults:\n  transport: {transport}\n  timeout_seconds: 120\n")
     loaded: list[bool] = []
 
     async def ask(prompt: str) -> str:
