@@ -261,7 +261,7 @@ def bench(session: nox.Session) -> None:
     # it, its dependency tree takes minutes), and the plot of cost per request against the
     # number in flight (docs/performance-in-flight.png). 16 minutes on 2 busy cores.
     session.install("aiohttp", "openai", "anthropic", "matplotlib")
-    session.run("python", "bench/peers.py", "--markdown", "bench-peers.md")
+    session.run("python", "bench/peers.py")
     # Limits shared through Redis (agentflow-redis), and why it speaks RESP itself.
     ensure_redis_server(session)
     session.install("coredis==6.9.0")
