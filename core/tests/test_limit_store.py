@@ -162,7 +162,9 @@ async def test_the_circuit_lives_in_the_store(make_runtime, server):
     with pytest.raises(CircuitOpenError, match="failed 2 times in a row"):
         await ask(runtime).execute()
     assert len(server.requests) == 2
-    entry = await store.circuit_enter(CircuitScope(key="echo", cooldown_seconds=60), 10)
+    settings = runtime.resolve("echo-1")  # one circuit per endpoint: entry, base URL, model
+    endpoint = f"{settings.provider}|{settings.base_url}|{settings.model_id}"
+    entry = await store.circuit_enter(CircuitScope(key=endpoint, cooldown_seconds=60), 10)
     assert not entry.allowed
     assert "llm.circuit.open" in heard
 
