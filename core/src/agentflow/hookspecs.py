@@ -162,7 +162,9 @@ def agentflow_parse_stream_event(
         ``state.request`` is the request being answered.
     :returns: zero or more chunks. Exactly one chunk of the stream must have ``is_final`` set,
         carrying the finish reason and usage; the core stops reading after it. A stream that ends
-        without a final chunk is reported as cut off. Raise an :class:`~agentflow.errors.LLMError`
+        without a final chunk is reported as cut off, unless ``state.end_chunk`` was set (the
+        final chunk as things stand once the finish reason arrived): a clean end of body then
+        ends the stream with it. Raise an :class:`~agentflow.errors.LLMError`
         for an error event the vendor sends mid-stream.
 
     First-result hook. Called once per event, so keep it cheap.

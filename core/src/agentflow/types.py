@@ -577,6 +577,14 @@ class StreamState:
     :class:`ToolCallAssembler`: ``begin`` a call, ``append`` argument
     fragments, or ``add`` a whole call); the core puts the complete calls on the final chunk.
     ``request`` is the request being answered.
+
+    ``end_chunk``: a plugin whose vendor's streams may end without their usual last event
+    (OpenAI-compatible servers that stop after the chunk with the finish reason, without
+    ``data: [DONE]``) sets it to the final chunk the stream would have had, as soon as the
+    finish reason arrives, and updates it as more arrives (the usage). If the body then ends
+    cleanly (no transport error) before a chunk marked ``is_final``, the core ends the stream
+    with ``end_chunk`` instead of reporting it cut off. Left ``None``, a clean end before the
+    final chunk is a cut.
     """
 
     provider: str
@@ -587,6 +595,7 @@ class StreamState:
     data: dict[str, Any] = attrs.field(factory=dict)
     request: Request | None = None
     tool_calls: ToolCallAssembler = attrs.field(factory=lambda: ToolCallAssembler())
+    end_chunk: StreamChunk | None = None
 
     @property
     def text(self) -> str:

@@ -4,7 +4,9 @@ It reads the HTTP body as it arrives, decodes server-sent events with the core d
 (:mod:`agentflow.sse`) and hands each event to the vendor plugin's
 ``agentflow_parse_stream_event`` hook. It stops after the chunk marked ``is_final``; a body that
 ends, breaks or times out before that raises :class:`~agentflow.errors.StreamingError` (or
-:class:`~agentflow.errors.LLMTimeoutError`) carrying the text received so far.
+:class:`~agentflow.errors.LLMTimeoutError`) carrying the text received so far, but for a body that
+ends cleanly after the plugin set ``StreamState.end_chunk`` (the finish reason arrived without
+the vendor's usual last event): that chunk ends the stream.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class StreamingResponse:
         try:
             data = await self._bytes.__anext__()
         except StopAsyncIteration:
-            await self._fail(StreamingError(self._ended_early()))
+            await self._ended()
         except anyio.get_cancelled_exc_class():
             await self.aclose()
             raise
@@ -191,6 +193,19 @@ class StreamingResponse:
                 # than the rest of the read path); a silent stream meets httpx's read limit.
                 assert self._total_timeout is not None
                 await self._fail(self._total_timeout())
+
+    async def _ended(self) -> None:
+        """The body ended cleanly before the final chunk: complete if the plugin left the
+        final chunk to end with (the finish reason arrived without ``[DONE]``), else cut."""
+        end = self._state.end_chunk
+        if end is None:
+            await self._fail(StreamingError(self._ended_early()))
+            return
+        try:
+            self._take([attrs.evolve(end, is_final=True)])
+        except LLMError as exc:
+            await self._fail(exc)
+        await self.aclose()
 
     async def _drain(self) -> None:
         """Read what is left of the body after the final event (normally nothing but the end
@@ -228,6 +243,11 @@ class StreamingResponse:
             ) from exc
         if chunks is None:
             raise ProviderError(f"no installed plugin decodes {self._provider} stream events")
+        self._take(chunks)
+
+    def _take(self, chunks: list[StreamChunk]) -> None:
+        """Hand ``chunks`` on, up to and including a final one."""
+        state = self._state
         for chunk in chunks:
             if chunk.content:
                 self._text_size += len(chunk.content)

@@ -372,11 +372,14 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
 
     ``[DONE]`` gives the final chunk, carrying the finish reason and the usage seen earlier
     (both kept in ``state.data``); for a dialect whose streams may end without it
-    (``ends_without_done``), the chunk with the finish reason does. Content deltas give a chunk
-    each; role-only, usage-only and reasoning deltas (``reasoning_content``, ``reasoning``)
-    give none. Usage is read at the top level, inside the choice, or in Groq's ``x_groq``. An
-    error object raises the mapped error, also in a chunk that has choices (OpenRouter's
-    errors after the answer began); a payload that is not JSON raises :class:`StreamingError`.
+    (``ends_without_done``), the chunk with the finish reason does. Once the finish reason has
+    arrived, ``state.end_chunk`` holds the final chunk as things stand, so a body that ends
+    cleanly without ``[DONE]`` is a complete answer (with the usage, if it came). Content
+    deltas give a chunk each; role-only, usage-only and reasoning deltas
+    (``reasoning_content``, ``reasoning``) give none. Usage is read at the top level, inside
+    the choice, or in Groq's ``x_groq``. An error object raises the mapped error, also in a
+    chunk that has choices (OpenRouter's errors after the answer began); a payload that is not
+    JSON raises :class:`StreamingError`.
     """
     data = event.data
     if data == "[DONE]":
@@ -397,6 +400,7 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
         if usage:
             state.data["usage"] = usage
         if not choices:
+            _note_end(state)
             return []
         choice = choices[0]
         if choice.get("usage"):
@@ -407,6 +411,8 @@ def parse_stream_event(dialect: Dialect, event: EventLike,
         chunks = _delta_chunks(choice.get("delta"), state)
         if reason is not None and dialect.ends_without_done:
             chunks.append(_final_chunk(state))
+        else:
+            _note_end(state)
         return chunks
     except (AttributeError, KeyError, TypeError) as exc:
         raise StreamingError(f"{dialect.label} sent a chat.completion.chunk of an unexpected "
@@ -437,7 +443,20 @@ def _other_event(dialect: Dialect, body: Any, state: StreamState, data: str) -> 
     usage = body.get("usage")
     if usage:
         state.data["usage"] = usage
+        _note_end(state)
     return []  # an object we do not know: skipped, as OpenAI asks of clients
+
+
+def _note_end(state: StreamState) -> None:
+    """Once the finish reason has arrived, the final chunk as things stand (the usage seen so
+    far): if the body ends cleanly before ``[DONE]`` (several compatible servers stop after
+    the finish chunk, or after the usage chunk), the core ends the stream with it."""
+    if "finish_reason" not in state.data:
+        return
+    try:
+        state.end_chunk = _final_chunk(state)
+    except StreamingError:
+        state.end_chunk = None  # an unreadable usage report: [DONE] says so, a bare end is a cut
 
 
 def _final_chunk(state: StreamState) -> StreamChunk:
