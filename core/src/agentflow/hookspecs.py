@@ -8,7 +8,8 @@ only the arguments it needs; new arguments may be added to a spec in later versi
 The kinds of hooks:
 
 * *collect* hooks (``agentflow_register_providers``, ``agentflow_default_models``,
-  ``agentflow_fake_routes``) are called on every plugin and their lists are concatenated;
+  ``agentflow_fake_routes``, ``agentflow_check_settings``) are called on every plugin and
+  their lists are concatenated;
 * *first-result* hooks (``agentflow_build_request``, ``agentflow_parse_response``,
   ``agentflow_parse_stream_event``, ``agentflow_map_error``, ``agentflow_check_provider``) take
   a ``vendor`` name (the provider name a plugin declared, which configuration entries name in
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
     from agentflow._observe.events import ExecutionEvent
     from agentflow.config import Config
-    from agentflow.errors import LLMError
+    from agentflow.errors import ConfigurationError, LLMError
     from agentflow.limitstore import LimitStore
     from agentflow.sse import ServerSentEvent
     from agentflow.testing.fake import FakeProvider
@@ -222,6 +223,23 @@ def agentflow_configure(config: Config) -> None:
     the configuration takes effect, once per load or reload; a plugin registered later
     (``AgentFlow.register_plugin``) is called at once with the configuration in force, and
     is refused (not registered) if it raises.
+    """
+
+
+@hookspec
+def agentflow_check_settings(config: Config) -> list[ConfigurationError]:
+    """Check your section of ``config`` without applying it, for ``agentflow validate``.
+
+    Return a :class:`~agentflow.errors.ConfigurationError` for each setting of
+    ``plugins.<name>`` you cannot use (``config.setting_error(("plugins", "<name>", "<key>"),
+    "what is wrong")`` locates it in the file), an empty list if all is well. Do exactly the
+    checks ``agentflow_configure`` would make, with none of its effects: no server started, no
+    connection opened, nothing of the active configuration changed (parse the section with
+    the same function both hooks call).
+
+    Collect hook: every plugin answers; the errors of all are reported together, each with
+    its line and column. A plugin that does not implement it is checked only when the
+    configuration loads.
     """
 
 

@@ -249,7 +249,8 @@ def test_installing_registers_the_exporter_through_the_entry_point(monkeypatch):
     host = PluginHost()
     (info,) = host.plugin_infos()
     assert (info.name, info.distribution) == ("prometheus", "agentflow-prometheus")
-    assert info.hooks == ("agentflow_configure", "agentflow_record_event")
+    assert info.hooks == ("agentflow_check_settings", "agentflow_configure",
+                          "agentflow_record_event")
     with pytest.raises(ConfigurationError, match="already registered"):
         host.register(EXPORTER, name="prometheus-again")  # it would count every call twice
 

@@ -127,7 +127,7 @@ class AgentFlow:
         plugins = [info.name for info in host.plugin_infos()]
         return await anyio.to_thread.run_sync(
             lambda: validate_config(path, providers=providers, catalog=catalog,
-                                    plugins=plugins))
+                                    plugins=plugins, check_settings=host.check_settings))
 
     @classmethod
     async def check_providers(cls, *, timeout: float = 10.0, slow_after: float = 2.0,

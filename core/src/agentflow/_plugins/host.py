@@ -253,6 +253,14 @@ class PluginHost:
             self._pm, self._configured = pm, True
             self._invalidate()
 
+    def check_settings(self, config: Config) -> list[ConfigurationError]:
+        """Every plugin's own check of its section of ``config`` (``agentflow_check_settings``),
+        without configuring anything: what ``agentflow validate`` reports."""
+        errors: list[ConfigurationError] = []
+        for found in self.hook.agentflow_check_settings(config=config):
+            errors += found or ()
+        return errors
+
     def _rebuilt(self) -> pluggy.PluginManager:
         pm = _new_manager()
         for name, plugin in self._plugins.items():

@@ -10,7 +10,7 @@ problem becomes an :class:`Issue` at the line and column of the key or value at 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 
 import attrs
@@ -37,6 +37,7 @@ def validate_config(
     environ: Mapping[str, str] | None = None,
     catalog: Mapping[str, ModelInfo] | None = None,
     plugins: Collection[str] | None = None,
+    check_settings: Callable[[Config], Iterable[ConfigurationError]] | None = None,
 ) -> ValidationReport:
     """Every problem in the configuration file at ``path``, each located.
 
@@ -47,10 +48,25 @@ def validate_config(
         without ``vendor`` must be in it.
     :param plugins: the names of the installed plugins; a ``plugins.<name>`` section none of
         them is named after is a warning.
+    :param check_settings: the installed plugins' own checks of their sections
+        (``agentflow_check_settings``), run on the structured configuration without applying
+        it; each error it gives is reported at its line and column.
     :raises ConfigurationError: when the file cannot be read at all.
     """
-    return _analyse(_read(path), str(path), providers, catalog, environ,
-                    base_dir=Path(path).parent, plugins=plugins)[1]
+    config, report = _analyse(_read(path), str(path), providers, catalog, environ,
+                              base_dir=Path(path).parent, plugins=plugins)
+    if config is None or check_settings is None:
+        return report
+    config = attrs.evolve(config, source=Path(path))
+    found: list[Issue] = []
+    try:
+        errors = list(check_settings(config))
+    except ConfigurationError as exc:  # a plugin that raised instead of returning
+        errors = [exc]
+    for error in errors:
+        found += error.issues or (Issue(file=report.file, path="plugins", line=1, column=1,
+                                        message=str(error)),)
+    return attrs.evolve(report, issues=(*report.issues, *found))
 
 
 def validate_config_text(

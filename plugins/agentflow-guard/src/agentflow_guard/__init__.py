@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agentflow.errors import ConfigurationError
 from agentflow.hookspecs import hookimpl
 from agentflow_guard._errors import PromptRejectedError
-from agentflow_guard._guard import PromptGuard, installed_guard_stands_aside
+from agentflow_guard._guard import PromptGuard, installed_guard_stands_aside, rules_of
 from agentflow_guard._rules import BUILTIN_REDACTIONS, luhn_valid
 
 if TYPE_CHECKING:
@@ -32,6 +33,17 @@ GUARD = PromptGuard()
 def agentflow_configure(config: Config) -> None:
     """Apply ``plugins.guard`` (see :meth:`PromptGuard.configure`)."""
     GUARD.configure(config)
+
+
+@hookimpl
+def agentflow_check_settings(config: Config) -> list[ConfigurationError]:
+    """The located error of ``plugins.guard``, as :func:`agentflow_configure` would raise it,
+    without changing the installed guard."""
+    try:
+        rules_of(config)
+    except ConfigurationError as exc:
+        return [exc]
+    return []
 
 
 @hookimpl(trylast=True)

@@ -122,13 +122,7 @@ class PromptGuard:
 
         :raises ConfigurationError: for a setting it cannot use, located in the file.
         """
-        section = config.plugins.get("guard") or {}
-        try:
-            rules = parse_rules(section, origin=CONFIG_SECTION)
-        except SettingProblem as problem:
-            raise config.setting_error(("plugins", "guard", *problem.path), problem.message,
-                                       anchor=problem.anchor) from None
-        self._rules = attrs.evolve(rules, key_variables=key_variables(config))
+        self._rules = attrs.evolve(rules_of(config), key_variables=key_variables(config))
 
     # hooks, for a guard registered in code -------------------------------------------------
 
@@ -288,3 +282,16 @@ def _redactions(rules: GuardRules, settings: ModelSettings) -> tuple[Redaction, 
         return rules.redactions
     own = key_redaction(keys_in_use(rules, settings))
     return rules.redactions if own is None else (own, *rules.redactions)
+
+
+def rules_of(config: Config) -> GuardRules:
+    """The rules of ``plugins.guard`` in ``config`` (the defaults where it is silent).
+
+    :raises ConfigurationError: for a setting the guard cannot use, located in the file.
+    """
+    section = config.plugins.get("guard") or {}
+    try:
+        return parse_rules(section, origin=CONFIG_SECTION)
+    except SettingProblem as problem:
+        raise config.setting_error(("plugins", "guard", *problem.path), problem.message,
+                                   anchor=problem.anchor) from None

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from agentflow import ExecutionEvent
     from agentflow.config import Config
+    from agentflow.errors import ConfigurationError
 
 __all__ = ["MAX_OPEN_SPANS", "InstalledExporter", "OTelExporter"]
 
@@ -138,6 +139,18 @@ class OTelExporter:
         except SettingProblem as problem:
             path = ("plugins", self._config_key, *([problem.key] if problem.key else []))
             raise config.setting_error(path, problem.message, anchor=problem.anchor) from None
+
+    @hookimpl
+    def agentflow_check_settings(self, config: Config) -> list[ConfigurationError]:
+        """The located error ``agentflow_configure`` would raise, without applying anything."""
+        if self._config_key is None:
+            return []
+        try:
+            OTelSettings.parse(config.plugins.get(self._config_key))
+        except SettingProblem as problem:
+            path = ("plugins", self._config_key, *([problem.key] if problem.key else []))
+            return [config.setting_error(path, problem.message, anchor=problem.anchor)]
+        return []
 
     # spans ------------------------------------------------------------------------------------
 

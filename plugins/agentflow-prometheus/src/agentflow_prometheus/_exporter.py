@@ -134,6 +134,27 @@ class PrometheusExporter:
         except ValueError as exc:
             raise ConfigurationError(f"{where}.namespace: {exc}") from None
 
+    @hookimpl
+    def agentflow_check_settings(self, config: Config) -> list[ConfigurationError]:
+        """The error of ``plugins.<config_key>``, located, as ``agentflow_configure`` would
+        raise it, without starting the ``/metrics`` server or touching the metrics."""
+        if self._config_key is None:
+            return []
+        where = f"plugins.{self._config_key}"
+        sections = getattr(config, "plugins", None) or {}
+        try:
+            PrometheusSettings.parse(sections.get(self._config_key) or {}, where=where)
+        except ConfigurationError as exc:
+            message = str(exc)
+            key, _, rest = message.removeprefix(f"{where}.").partition(" ")
+            if message.startswith(f"{where}.") and rest:
+                key = key.rstrip(":")
+                return [config.setting_error(("plugins", self._config_key, key),
+                                             rest.removeprefix(": ").strip(),
+                                             anchor="key" if "unknown key" in rest else "value")]
+            return [config.setting_error(("plugins", self._config_key), message)]
+        return []
+
     def _apply(self, settings: PrometheusSettings) -> None:
         """Apply ``settings``, as ``agentflow_configure`` does with the file's.
 

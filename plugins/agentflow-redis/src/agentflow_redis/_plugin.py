@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from agentflow.errors import ConfigurationError
 from agentflow.hookspecs import hookimpl
 from agentflow_redis._settings import RedisSettings
 
@@ -35,6 +36,15 @@ class RedisPlugin:
     def agentflow_configure(self, config: Config) -> None:
         """Check ``plugins.<name>`` (raises the located error of a bad key)."""
         RedisSettings.of(config, self.name)
+
+    @hookimpl
+    def agentflow_check_settings(self, config: Config) -> list[ConfigurationError]:
+        """The located error of ``plugins.<name>``; nothing is connected to."""
+        try:
+            RedisSettings.of(config, self.name)
+        except ConfigurationError as exc:
+            return [exc]
+        return []
 
     @hookimpl
     def agentflow_limit_store(self, config: Config, emit: Callable[[ExecutionEvent], None]
