@@ -11,9 +11,11 @@ from virtual import virtual_time
 from agentflow._limits.rates import (
     DEFAULT_ANSWER_TOKENS,
     RequestLimiter,
+    SlidingWindow,
     TokenBucket,
     estimate_tokens,
 )
+from agentflow.config import RateLimitConfig
 
 
 class Clock:
@@ -237,3 +239,76 @@ def test_the_token_estimate_weighs_tools_images_calls_and_schemas():
                 + len(json.dumps(schema, separators=(",", ":"))))
     assert prompt_chars(request) == expected
     assert prompt_chars(Request(model="m", messages=(Message.user("abcd"),))) == 4
+
+
+# --- the strict reading: no more than N in any 60-second window ----------------------------------
+
+
+def test_a_sliding_window_grants_n_then_waits_for_the_oldest_to_leave_the_window():
+    clock = Clock()
+    window = SlidingWindow(3, clock=clock)
+    assert [window.reserve(1) for _ in range(3)] == [0.0, 0.0, 0.0]
+    clock.now += 10
+    assert window.reserve(1) == pytest.approx(50.0)  # the first start leaves at 60 s
+    assert window.level == -1.0
+    window.give_back(1)  # a cancelled reservation keeps its place: never one too many
+    assert window.reserve(1) == pytest.approx(50.0)
+    clock.now += 50.0
+    assert window.level == 1.0  # the first three have left the window; two start now
+
+
+def test_a_paused_window_grants_nothing_until_the_pause_ends():
+    clock = Clock()
+    window = SlidingWindow(10, clock=clock)
+    window.pause(5)
+    assert window.reserve(1) == pytest.approx(5.0)
+
+
+@given(st.lists(st.floats(0, 40), min_size=1, max_size=80), st.integers(1, 10))
+def test_no_60_second_window_ever_holds_more_than_n_starts(gaps, limit):
+    clock = Clock()
+    window = SlidingWindow(limit, clock=clock)
+    starts = []
+    for number, gap in enumerate(gaps):
+        clock.now += gap
+        start = clock.now + window.reserve(1)
+        if number % 3 == 2:
+            window.give_back(1)  # a caller cancelled while it waited
+        else:
+            starts.append(start)
+    starts.sort()
+    for index, start in enumerate(starts):
+        inside = [other for other in starts[index:] if other < start + 60]
+        assert len(inside) <= limit
+
+
+@virtual_time()
+async def test_strict_window_lets_60_through_in_the_first_minute_where_the_bucket_lets_119():
+    """requests_per_minute: 60 as a bucket starts 119 requests within the first minute; read
+    strictly, 60 start in it, and the 61st exactly 60 s after the first."""
+    async def started_in_first_minute(limiter: RequestLimiter) -> tuple[int, float]:
+        begin = anyio.current_time()
+        starts: list[float] = []
+        with anyio.move_on_after(59.999):
+            while True:
+                (await limiter.acquire()).release()
+                starts.append(anyio.current_time() - begin)
+        return len(starts), begin
+
+    bucket = RequestLimiter(requests_per_minute=60, clock=anyio.current_time)
+    assert (await started_in_first_minute(bucket))[0] == 119
+    strict = RequestLimiter(requests_per_minute=60, strict_window=True,
+                            clock=anyio.current_time)
+    count, begin = await started_in_first_minute(strict)
+    assert count == 60
+    (await strict.acquire()).release()
+    assert anyio.current_time() - begin == pytest.approx(60.0)
+
+
+@virtual_time()
+async def test_strict_window_comes_from_the_configuration():
+    config = RateLimitConfig(requests_per_minute=2, strict_window=True)
+    limiter = RequestLimiter.of(config, clock=anyio.current_time)
+    assert isinstance(limiter.requests, SlidingWindow)
+    assert isinstance(RequestLimiter.of(RateLimitConfig(requests_per_minute=2),
+                                        clock=anyio.current_time).requests, TokenBucket)

@@ -2,10 +2,12 @@
 cap on requests in flight.
 
 Each limit per minute is a token bucket that refills continuously and holds at most one
-minute's worth. A request *reserves* what it needs: the bucket's level may go below zero, and
-the request waits until the level it left behind has refilled. Reservations are taken in
-arrival order, so waits are fair in arrival order with no queue to manage; a caller that is
-cancelled while waiting gives its reservation back, so nobody after it waits for nothing.
+minute's worth; with ``strict_window``, requests per minute are a sliding log instead (no more
+than N starts in any 60 seconds). A request *reserves* what it needs: the bucket's level may
+go below zero, and the request waits until the level it left behind has refilled.
+Reservations are taken in arrival order, so waits are fair in arrival order with no queue to
+manage; a caller that is cancelled while waiting gives its reservation back, so nobody after it
+waits for nothing.
 
 Tokens are estimated before the request (:func:`estimate_tokens`) and corrected from the usage
 the answer reports (:meth:`Permit.settle`). A 429 from the vendor pauses the buckets for the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -27,7 +30,7 @@ import anyio
 if TYPE_CHECKING:
     from agentflow.config import RateLimitConfig
 
-__all__ = ["Permit", "RequestLimiter", "TokenBucket", "estimate_tokens"]
+__all__ = ["Permit", "RequestLimiter", "SlidingWindow", "TokenBucket", "estimate_tokens"]
 
 Clock = Callable[[], float]
 
@@ -104,6 +107,62 @@ class TokenBucket:
         return now
 
 
+class SlidingWindow:
+    """At most ``per_minute`` requests started in any 60-second window: a log of start times.
+
+    The strict reading of a limit per minute (``rate_limit.strict_window``). A reservation is
+    given the earliest start at which fewer than ``per_minute`` starts lie in the 60 seconds
+    before it, and holds that start in the log, so later callers queue behind it in arrival
+    order. It answers the same calls as :class:`TokenBucket`, for requests (one unit each).
+    """
+
+    __slots__ = ("_clock", "_paused_until", "_starts", "capacity")
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: float, *, clock: Clock = time.monotonic) -> None:
+        if per_minute <= 0:
+            raise ValueError(f"a rate must be positive, got {per_minute!r}")
+        self.capacity = int(per_minute)
+        self._clock = clock
+        self._starts: deque[float] = deque()
+        self._paused_until = -math.inf
+
+    @property
+    def level(self) -> float:
+        """Starts still free in the window ending now (negative: starts reserved ahead)."""
+        return float(self.capacity - len(self._forget_old()))
+
+    def reserve(self, amount: float = 1) -> float:
+        """Reserve one start and return the seconds to wait before it."""
+        now = self._clock()
+        starts = self._forget_old(now)
+        start = max(now, self._paused_until)
+        if len(starts) >= self.capacity:
+            start = max(start, starts[-self.capacity] + self.WINDOW)
+        starts.append(start)
+        return start - now
+
+    def give_back(self, amount: float = 1) -> None:
+        """A reservation not used keeps its start in the log: which start was the cancelled
+        caller's is not known, and freeing another could let ``capacity + 1`` into a window.
+        The strict reading errs on the side of fewer."""
+
+    def adjust(self, delta: float) -> None:
+        """Nothing to correct after the fact: a request is one start."""
+
+    def pause(self, seconds: float) -> None:
+        """Start nothing for ``seconds``."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def _forget_old(self, now: float | None = None) -> deque[float]:
+        now = self._clock() if now is None else now
+        starts = self._starts
+        while starts and starts[0] <= now - self.WINDOW:
+            starts.popleft()
+        return starts
+
+
 class Permit:
     """What :meth:`RequestLimiter.acquire` grants: a slot in flight and the reserved budget.
 
@@ -154,9 +213,10 @@ class RequestLimiter:
 
     def __init__(self, *, requests_per_minute: float | None = None,
                  tokens_per_minute: float | None = None, max_concurrent: int | None = None,
-                 clock: Clock = time.monotonic) -> None:
-        self.requests = (TokenBucket(requests_per_minute, clock=clock)
-                         if requests_per_minute else None)
+                 strict_window: bool = False, clock: Clock = time.monotonic) -> None:
+        window = SlidingWindow if strict_window else TokenBucket
+        self.requests: TokenBucket | SlidingWindow | None = (
+            window(requests_per_minute, clock=clock) if requests_per_minute else None)
         self.tokens = TokenBucket(tokens_per_minute, clock=clock) if tokens_per_minute else None
         self.max_concurrent = max_concurrent
         self._slots = anyio.Semaphore(max_concurrent) if max_concurrent else None
@@ -174,7 +234,8 @@ class RequestLimiter:
             return cls(clock=clock)
         return cls(requests_per_minute=config.requests_per_minute,
                    tokens_per_minute=config.tokens_per_minute,
-                   max_concurrent=config.max_concurrent, clock=clock)
+                   max_concurrent=config.max_concurrent,
+                   strict_window=config.strict_window, clock=clock)
 
     async def acquire(self, tokens: int = 0, *, ttl_seconds: float | None = None) -> Permit:
         """Wait for the budget of one request of about ``tokens`` tokens, then for a slot.

@@ -120,6 +120,10 @@ class RateLimitConfig:
     tokens_per_minute: int | None = setting("Most tokens (prompt + answer) per minute (> 0).",
                                             above=0)
     max_concurrent: int | None = setting("Most requests in flight at once (> 0).", above=0)
+    strict_window: bool = setting(
+        "Read requests_per_minute strictly: no more than N requests start in any 60-second "
+        "window (a sliding log), instead of a bucket of N refilled continuously.",
+        default=False)
 
 
 @attrs.frozen(kw_only=True)
