@@ -55,9 +55,9 @@ def test_a_model_with_no_vendor_plugin_says_what_to_install(tmp_path):
 
 
 @pytest.mark.parametrize(("vendor", "expected"), [
-    ("ollama", "to use it: write vendor: openai_compatible (agentflow-openai, installed, serves "
-               "ollama)"),
-    ("llama.cpp", "to use it: write vendor: openai_compatible (agentflow-openai, installed, "
+    ("lm-studio", "to use it: write vendor: lmstudio (agentflow-openai, installed, serves "
+                  "lm-studio)"),
+    ("llama.cpp", "to use it: write vendor: llamacpp (agentflow-openai, installed, "
                   "serves llama.cpp)"),
 ])
 def test_a_service_reached_through_another_vendor_is_named_so(vendor, expected, tmp_path):
@@ -72,7 +72,8 @@ def test_a_service_reached_through_another_vendor_is_named_so(vendor, expected, 
 @pytest.mark.parametrize(("vendor", "install"), [
     ("openai_compatible", "pip install agentflow-openai"),
     ("moonshot_cn", "pip install agentflow-moonshot"),
-    ("ollama", "pip install agentflow-openai and write vendor: openai_compatible"),
+    ("ollama", "pip install agentflow-openai"),
+    ("llama.cpp", "pip install agentflow-openai and write vendor: llamacpp"),
 ])
 def test_with_no_vendor_plugin_the_hint_names_the_distribution_that_serves_it(
         vendor, install, tmp_path):
@@ -96,7 +97,7 @@ def test_the_table_names_only_distributions_of_this_repository():
 @pytest.mark.parametrize("plugins", [None, ""], ids=["plugins installed", "core only"])
 def test_an_unknown_vendor_gets_no_guessed_distribution_name(plugins, tmp_path):
     (tmp_path / "agentflow.yml").write_text(
-        "providers:\n  local:\n    vendor: mistral_ai\n    base_url: http://127.0.0.1:1/v1\n")
+        "providers:\n  local:\n    vendor: quasar_llm\n    base_url: http://127.0.0.1:1/v1\n")
     result = run("-m", "agentflow.cli", "validate", "agentflow.yml", plugins=plugins,
                  cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -109,7 +110,7 @@ def test_an_unknown_vendor_gets_no_guessed_distribution_name(plugins, tmp_path):
 
 
 def test_a_model_of_an_unknown_vendor_gets_no_guessed_distribution_name(tmp_path):
-    (tmp_path / "agentflow.yml").write_text("models:\n  m:\n    vendor: mistral_ai\n")
+    (tmp_path / "agentflow.yml").write_text("models:\n  m:\n    vendor: quasar_llm\n")
     code = ("import asyncio\n"
             "from agentflow import AgentFlow, ConfigurationError\n"
             "async def main():\n"
@@ -121,6 +122,6 @@ def test_a_model_of_an_unknown_vendor_gets_no_guessed_distribution_name(tmp_path
             "    print(error)\n")
     result = run("-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "'mistral_ai' is neither a provider entry nor an installed vendor" in result.stdout
+    assert "'quasar_llm' is neither a provider entry nor an installed vendor" in result.stdout
     assert "`agentflow plugins` lists what is installed" in result.stdout
-    assert "agentflow-mistral" not in result.stdout
+    assert "agentflow-quasar" not in result.stdout

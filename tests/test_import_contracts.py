@@ -30,12 +30,15 @@ import httpx
 from agentflow._plugins.host import PluginHost
 from agentflow.types import Message, ModelSettings, Request, Secret
 
+# Azure OpenAI has no default endpoint (each resource has its own): give it one.
+BASE_URLS = {"azure_openai": "https://example-resource.openai.azure.com"}
 host = PluginHost()
 specs = {spec.name: spec for group in host.hook.agentflow_register_providers() for spec in group}
 assert host.hook.agentflow_default_models()
 for vendor, spec in specs.items():
     settings = ModelSettings(name="m", provider=vendor, vendor=vendor, model_id="m",
-                             base_url=spec.default_base_url, api_key=Secret("k-123456789"))
+                             base_url=BASE_URLS.get(vendor, spec.default_base_url),
+                             api_key=Secret("k-123456789"))
     request = Request(model="m", messages=(Message(role="user", content="hi"),))
     assert host.hook.agentflow_build_request(vendor=vendor, request=request, settings=settings)
     host.hook.agentflow_map_error(vendor=vendor, response=httpx.Response(500, text="down"))

@@ -395,7 +395,7 @@ class TestVendors:
         assert check("models:\n  a: {vendor: ollama}\n  b: {vendor: mistral_ai}\n") == [
             "agentflow.yml:2:15: models.a.vendor: 'ollama' is neither a provider entry nor an "
             "installed vendor; installed vendors: anthropic, openai, openai_compatible; to use "
-            "it: write vendor: openai_compatible (agentflow-openai, installed, serves ollama)",
+            "it: pip install agentflow-openai",
             "agentflow.yml:3:15: models.b.vendor: 'mistral_ai' is neither a provider entry nor "
             "an installed vendor; installed vendors: anthropic, openai, openai_compatible; "
             "`agentflow plugins` lists what is installed; third-party vendor plugins are named "

@@ -1,11 +1,12 @@
 """What to install for a vendor: the distributions published from agentflow's repository.
 
 An install hint names only a distribution that exists. A name guessed from the vendor
-(``agentflow-ollama``) may belong to nobody, and then to whoever registers it first: suggesting
+(``agentflow-quasar``) may belong to nobody, and then to whoever registers it first: suggesting
 it invites typosquatting. The core knows no vendor's behaviour; this table only knows, for its
-messages, which first-party distribution serves a vendor name, including the names of services
-reached through another vendor (Ollama, vLLM and llama.cpp speak OpenAI's format). For any
-other vendor the messages say how to find its plugin (:func:`find_plugin`), never a name.
+messages, which first-party distribution serves a vendor name, including the services that
+agentflow-openai has presets for (Ollama, vLLM, Groq, ...) and other spellings of their
+names. For any other vendor the messages say how to find its plugin (:func:`find_plugin`),
+never a name.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ KNOWN_VENDORS: dict[str, tuple[str, str]] = {
     "claude": ("agentflow-anthropic", "anthropic"),
     "gemini": ("agentflow-google", "google"),
     "kimi": ("agentflow-moonshot", "moonshot"),
-    "ollama": ("agentflow-openai", "openai_compatible"),
-    "vllm": ("agentflow-openai", "openai_compatible"),
-    "llama_cpp": ("agentflow-openai", "openai_compatible"),
-    "llamacpp": ("agentflow-openai", "openai_compatible"),
-    "lm_studio": ("agentflow-openai", "openai_compatible"),
-    "lmstudio": ("agentflow-openai", "openai_compatible"),
+    # Services with a preset in agentflow-openai: a vendor of their own, on OpenAI's format.
+    **{preset: ("agentflow-openai", preset) for preset in (
+        "ollama", "vllm", "llamacpp", "lmstudio", "deepseek", "groq", "mistral", "openrouter",
+        "together", "fireworks", "huggingface", "cerebras", "xai")},
+    "llama_cpp": ("agentflow-openai", "llamacpp"),
+    "lm_studio": ("agentflow-openai", "lmstudio"),
 }
 
 #: The sentence for a process with no vendor plugin at all.
@@ -41,9 +42,9 @@ def install_phrase(vendor: str, installed: Collection[str]) -> str | None:
     """How to get ``vendor``, given the vendors ``installed``; None for a vendor that no
     first-party distribution serves.
 
-    ``pip install agentflow-anthropic``; for a service reached through another vendor,
-    ``write vendor: openai_compatible (agentflow-openai, installed, serves ollama)`` or
-    ``pip install agentflow-openai and write vendor: openai_compatible``.
+    ``pip install agentflow-anthropic``; for another spelling of a vendor's name,
+    ``write vendor: llamacpp (agentflow-openai, installed, serves llama.cpp)`` or
+    ``pip install agentflow-openai and write vendor: llamacpp``.
     """
     known = KNOWN_VENDORS.get(vendor.lower().replace("-", "_").replace(".", "_"))
     if known is None:
