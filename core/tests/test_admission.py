@@ -102,6 +102,10 @@ async def test_the_circuit_opens_fails_fast_probes_and_closes(make_runtime, serv
     assert await ask(runtime).execute() == "probe ok"
     assert [t for t in events.types() if t.startswith("llm.circuit")] == [
         "llm.circuit.open", "llm.circuit.half_open", "llm.circuit.closed"]
+    settings = runtime.resolve("echo-1")  # events name the endpoint the circuit belongs to
+    assert {e.metadata["endpoint"] for e in events.seen
+            if e.event_type.startswith("llm.circuit")} == {
+        f"{settings.model_id} at {settings.base_url}"}
 
 
 async def test_client_errors_and_429_do_not_open_the_circuit(make_runtime, server):

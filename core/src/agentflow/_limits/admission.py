@@ -42,7 +42,7 @@ class Limits:
     """Limiters and breakers for one configuration (``Runtime.limits``)."""
 
     def __init__(self, registry: ModelRegistry, *, clock: Callable[[], float] = time.monotonic,
-                 on_circuit_change: Callable[[str, str, str], None] | None = None,
+                 on_circuit_change: Callable[[str, str, str, str], None] | None = None,
                  store: LimitStore | None = None) -> None:
         self._registry = registry
         self._clock = clock
@@ -111,11 +111,12 @@ class Limits:
         breaker = self._breakers.get(key)
         if breaker is None:
             provider = settings.provider
+            endpoint = f"{settings.model_id} at {settings.base_url}"
             on_change = self._on_change
 
             def changed(old: str, new: str) -> None:
                 if on_change is not None:
-                    on_change(provider, old, new)
+                    on_change(provider, endpoint, old, new)
 
             breaker = self._breakers[key] = self._breaker(
                 key, threshold, settings.circuit_cooldown_seconds, changed)

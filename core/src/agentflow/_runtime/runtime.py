@@ -181,18 +181,20 @@ class Runtime:
             self._audit = AuditTrail(self)
         return self._audit
 
-    def _circuit_changed(self, provider: str, old: str, new: str) -> None:
+    def _circuit_changed(self, provider: str, endpoint: str, old: str, new: str) -> None:
         if new == "open":
-            logger.warning("agentflow: the circuit of provider %s opened after repeated "
-                           "failures; requests to it fail fast for a while", provider)
+            logger.warning("agentflow: the circuit of provider %s (%s) opened after repeated "
+                           "failures; requests to it fail fast for a while", provider, endpoint)
         elif new == "closed":
-            logger.info("agentflow: the circuit of provider %s closed again", provider)
+            logger.info("agentflow: the circuit of provider %s (%s) closed again", provider,
+                        endpoint)
         if self.has_event_listeners():
             from agentflow._observe.events import ExecutionEvent
 
             self.emit(ExecutionEvent(event_type=f"llm.circuit.{new}",
                                      node_id=f"provider.{provider}",
-                                     metadata={"provider": provider, "previous": old}))
+                                     metadata={"provider": provider, "endpoint": endpoint,
+                                               "previous": old}))
 
     # transport -------------------------------------------------------------------------------
 
