@@ -117,6 +117,11 @@ async def catalog(runtime: Runtime, server: FakeServer) -> None:
 async def fakes(runtime: Runtime, server: FakeServer) -> None:
     assert [fake.provider for fake in collect_fakes(runtime.host)] == ["echo"]
 
+async def check_settings(runtime: Runtime, server: FakeServer) -> None:
+    """What ``agentflow validate`` asks of the plugins: the host's check of every section."""
+    assert runtime.host.check_settings(echo_config(server, level=2)) == []
+
+
 async def other_transport(runtime: Runtime, server: FakeServer) -> None:
     """A provider configured for aiohttp, with no plugin providing it: the hook is asked,
     then the call fails under asyncio (install agentflow-aiohttp) or uses httpx's transport
@@ -143,6 +148,7 @@ TRIGGERS: dict[str, Callable[[Runtime, FakeServer], Awaitable[None]]] = {
     "agentflow_map_error": failing_call,
     "agentflow_check_provider": health,
     "agentflow_configure": reconfigure,
+    "agentflow_check_settings": check_settings,
     "agentflow_limit_store": reconfigure,
     "agentflow_http_transport": other_transport,
     "agentflow_record_event": call,
