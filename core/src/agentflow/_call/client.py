@@ -8,7 +8,8 @@ timeouts, retries, error mapping, events) happens here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import anyio
@@ -82,7 +83,7 @@ class LLMClient:
         """Send the request and return the whole :class:`~agentflow.types.Response`."""
         report = self._report(stream=False)
         limit = self.timeouts.total
-        try:
+        with self._failures_reported(report, limit):
             with anyio.fail_after(limit):
                 response, admission = await self._send(
                     report, stream=False, deadline=anyio.current_time() + limit)
@@ -91,16 +92,6 @@ class LLMClient:
                 admission.settle(result.usage.total_tokens if result.usage else None)
             finally:
                 await admission.aclose()
-        except TimeoutError as exc:
-            error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
-            report.failed(error)
-            raise error from None
-        except LLMError as exc:
-            report.failed(exc)
-            raise
-        except BaseException as exc:
-            _ended_abruptly(report, exc)
-            raise
         report.answered(result, status=response.status_code, attempts=self._attempts)
         return result
 
@@ -109,19 +100,8 @@ class LLMClient:
         report = self._report(stream=True)
         limit = self.timeouts.total
         deadline = anyio.current_time() + limit
-        try:
-            with anyio.fail_after(limit):
-                response, admission = await self._send(report, stream=True, deadline=deadline)
-        except TimeoutError as exc:
-            error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
-            report.failed(error)
-            raise error from None
-        except LLMError as exc:
-            report.failed(exc)
-            raise
-        except BaseException as exc:
-            _ended_abruptly(report, exc)
-            raise
+        with self._failures_reported(report, limit), anyio.fail_after(limit):
+            response, admission = await self._send(report, stream=True, deadline=deadline)
         state = StreamState(provider=self.settings.provider, model=self.settings.name,
                             request_id=_request_id(response), request=self.request)
         report.stream_started(status=response.status_code, request_id=state.request_id,
@@ -150,6 +130,23 @@ class LLMClient:
             json_array=_stream_format(response) == "json",
             max_text=self.settings.max_stream_chars,
         )
+
+    @contextmanager
+    def _failures_reported(self, report: CallReport, limit: float) -> Iterator[None]:
+        """Whatever ends the call inside, it ends with one end event: an error of ours as it
+        is, the total time limit as an :class:`LLMTimeoutError`, a cancellation as cancelled."""
+        try:
+            yield
+        except TimeoutError as exc:
+            error = exc if isinstance(exc, LLMError) else self._total_timeout(limit)
+            report.failed(error)
+            raise error from None
+        except LLMError as exc:
+            report.failed(exc)
+            raise
+        except BaseException as exc:
+            _ended_abruptly(report, exc)
+            raise
 
     def _report(self, *, stream: bool) -> CallReport:
         report = CallReport(self.runtime, self.settings, self.collectors, stream=stream)
