@@ -1,6 +1,7 @@
 """agentflow against raw httpx, raw aiohttp and the peers installed, in interleaved rounds.
 
-    python bench/peers.py [--rounds N] [--quick] [--markdown FILE] [--plot FILE]
+    python bench/peers.py [--rounds N] [--quick] [--only first] [--clients A,B]
+                          [--markdown FILE] [--plot FILE]
 
 Each client runs in a process of its own (bench/_peer_client.py) against a fake OpenAI /
 Anthropic server started afresh for it; within a round the clients take turns, and the order
@@ -53,6 +54,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--first-runs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smaller counts, for a smoke run")
+    parser.add_argument("--only", choices=["first"],
+                        help="only the first request in a fresh process (no load rounds)")
+    parser.add_argument("--clients", help="comma-separated subset of the clients (httpx "
+                        "is always kept: every figure is a ratio to it)")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument("--plot", type=Path,
                         default=HERE.parent / "docs" / "performance-in-flight.png")
@@ -60,6 +65,10 @@ def main() -> int:
     args = parser.parse_args()
     clients = [name for name, module in CLIENTS.items()
                if module is None or importlib.util.find_spec(module) is not None]
+    if args.clients:
+        wanted = {"httpx", *args.clients.split(",")}
+        clients = [name for name in clients if name in wanted]
+    metrics = {"first_request_ms": METRICS["first_request_ms"]} if args.only else METRICS
     print(f"clients: {', '.join(clients)}; load average {os.getloadavg()[0]:.1f}", flush=True)
     started = time.perf_counter()
     rounds: list[dict[str, dict[str, object]]] = []
@@ -67,6 +76,9 @@ def main() -> int:
         order = clients[number % len(clients):] + clients[:number % len(clients)]
         figures: dict[str, dict[str, object]] = {}
         for client in order:
+            if args.only:
+                figures[client] = {}
+                continue
             with Server() as url:
                 figures[client] = run(client, url, "load", quick=args.quick,
                                       curve=number == 0)
@@ -84,14 +96,15 @@ def main() -> int:
         rounds.append(figures)
         print(f"round {number + 1} done after {time.perf_counter() - started:.0f} s "
               f"(load average {os.getloadavg()[0]:.1f})", flush=True)
-    table = markdown_table(clients, rounds)
+    table = markdown_table(clients, rounds, metrics)
     print(table)
     command = "python bench/peers.py " + " ".join(sys.argv[1:])
     if args.markdown:
         args.markdown.write_text(f"`{command}`\n\n{table}\n")
     if args.json:
         args.json.write_text(json.dumps(rounds, indent=2))
-    plot(clients, rounds[0], args.plot)
+    if not args.only:
+        plot(clients, rounds[0], args.plot)
     return 0
 
 
@@ -145,12 +158,13 @@ def run(client: str, url: str, mode: str, *, quick: bool,
     return {}
 
 
-def markdown_table(clients: list[str], rounds: list[dict[str, dict[str, object]]]) -> str:
+def markdown_table(clients: list[str], rounds: list[dict[str, dict[str, object]]],
+                   metrics: dict[str, str]) -> str:
     """Ratios to raw httpx of the same round, median over the rounds; raw httpx in absolute
     figures."""
     lines = ["| metric | raw httpx | " + " | ".join(c for c in clients if c != "httpx") + " |",
              "|---" * len(clients) + "|---|"]
-    for key, title in METRICS.items():
+    for key, title in metrics.items():
         raw = statistics.median(float(r["httpx"][key])  # type: ignore[arg-type]
                                 for r in rounds if key in r["httpx"])
         unit = "µs" if key.endswith("_us") else "ms"
