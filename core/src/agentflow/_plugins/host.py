@@ -22,6 +22,7 @@ the tracing of ``add_hookcall_monitoring``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -85,10 +86,24 @@ class ProviderConflict:
                 f"{LOAD_PLUGINS_ENV})")
 
 
-@attrs.frozen
 class _Source:
-    distribution: str | None
-    version: str | None
+    """The distribution a plugin came from (``None`` for one registered in code).
+
+    Its name and version are read from the distribution's metadata when first asked for
+    (``agentflow plugins``, a conflict, an error): reading them parses the METADATA file with
+    the email package, which a request never needs.
+    """
+
+    def __init__(self, dist: Any = None) -> None:
+        self._dist = dist
+
+    @functools.cached_property
+    def distribution(self) -> str | None:
+        return None if self._dist is None else str(self._dist.name)
+
+    @functools.cached_property
+    def version(self) -> str | None:
+        return None if self._dist is None else str(self._dist.version)
 
 
 #: One pluggy hook caller per plugin, with that plugin's name, in pluggy's call order.
@@ -134,7 +149,7 @@ class PluginHost:
         under a name already taken, is a :class:`~agentflow.errors.ConfigurationError` too.
         """
         with self._lock:
-            return self._add(plugin, name, _Source(None, None))
+            return self._add(plugin, name, _Source())
 
     def unregister(self, name: str) -> None:
         """Remove a registered plugin by name."""
@@ -199,7 +214,7 @@ class PluginHost:
             if self._pm.has_plugin(entry_point.name):
                 continue
             dist = entry_point.dist
-            source = _Source(dist.name if dist else None, dist.version if dist else None)
+            source = _Source(dist)
             try:
                 self._add(entry_point.load(), entry_point.name, source)
             except Exception as exc:  # a broken plugin must not break the others
@@ -389,7 +404,7 @@ class PluginHost:
             if plugin is None:
                 continue
             hooks = tuple(sorted(caller.name for caller in self._pm.get_hookcallers(plugin) or ()))
-            source = self._sources.get(name, _Source(None, None))
+            source = self._sources.get(name, _Source())
             infos.append(PluginInfo(name=name, distribution=source.distribution,
                                     version=source.version, hooks=hooks,
                                     providers=declared.get(name, ())))
