@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from agentflow.config._plain_yaml import read_plain_yaml
 from agentflow.config._problems import Key, Path, Problem
 
 _STANDARD_TAG = re.compile(r"tag:yaml\.org,2002:(str|map|seq|omap|int|float|bool|null)\Z")
@@ -55,8 +56,21 @@ class SourceMap:
 def parse_yaml(text: str) -> tuple[Any, SourceMap, list[Problem]]:
     """Plain data, its source map, and problems with tags, from one YAML document.
 
+    Text in the plain subset of YAML most files are written in is read by
+    :func:`~agentflow.config._plain_yaml.read_plain_yaml`, without importing ruamel.yaml;
+    anything else (and every error) by ruamel.yaml's round-trip loader.
+
     :raises YamlSyntaxError: for text that is not a single well-formed YAML document.
     """
+    plain = read_plain_yaml(text, max_depth=MAX_DEPTH, max_values=MAX_VALUES,
+                            max_line=MAX_LINE)
+    if plain is not None:
+        data, keys, values = plain
+        return data, SourceMap(keys=keys, values=values), []
+    return _parse_with_ruamel(text)
+
+
+def _parse_with_ruamel(text: str) -> tuple[Any, SourceMap, list[Problem]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError
 
