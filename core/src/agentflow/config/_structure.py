@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import attrs
 
@@ -31,11 +32,90 @@ class ConfigValueError(ValueError):
 
 
 def structure_config(data: Mapping[Any, Any]) -> tuple[Config | None, list[Problem]]:
-    """The :class:`Config` in ``data``, or None and every problem that prevents it."""
+    """The :class:`Config` in ``data``, or None and every problem that prevents it.
+
+    A file without a problem is structured by :func:`_quick_structure`, which applies the same
+    hooks and checks without importing cattrs or generating its structuring code (the larger
+    part of loading a configuration otherwise); at the first thing it does not decide, or the
+    first problem, the cattrs converter structures the data again and finds every problem.
+    """
+    try:
+        return _quick_structure(data, Config), []
+    except Exception:  # anything at all: cattrs decides, and words every problem
+        pass
     try:
         return _converter().structure(data, Config), []
     except Exception as exc:  # cattrs reports through exception groups of any exception
         return None, list(_problems(exc, ()))
+
+
+class _Undecided(Exception):
+    """A value or a type :func:`_quick_structure` leaves to the cattrs converter."""
+
+
+_SCALAR_HOOKS: dict[Any, Hook] = {}  # filled below, once the hooks are defined
+
+
+def _quick_structure(value: Any, type_: Any) -> Any:
+    """``value`` structured as ``type_`` as the converter of :func:`_converter` does it, for
+    the types of the configuration classes: the scalar hooks, ``X | None``, mappings,
+    ``tuple[X, ...]``, ``Any`` and the classes themselves (:func:`_class_plan`). Raises at the
+    first problem, and :class:`_Undecided` for anything else."""
+    hook = _SCALAR_HOOKS.get(type_)
+    if hook is not None:
+        return hook(value, type_)
+    if type_ is Any:
+        return value
+    if isinstance(type_, type) and attrs.has(type_):
+        return _quick_class(value, type_)
+    origin = get_origin(type_)
+    args = get_args(type_)
+    if origin in (UnionType, Union) and len(args) == 2 and type(None) in args:
+        return None if value is None else _quick_structure(
+            value, args[0] if args[1] is type(None) else args[1])
+    if origin in (Mapping, dict) and len(args) == 2:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise _Undecided
+        key_type, value_type = args
+        return {_quick_structure(key, key_type): _quick_structure(item, value_type)
+                for key, item in value.items()}
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise _Undecided
+        return tuple(_quick_structure(item, args[0]) for item in value)
+    raise _Undecided
+
+
+def _quick_class(value: Any, cls: type) -> Any:
+    fields, required = _class_plan(cls)
+    if value is None and not required:
+        return cls()
+    if not isinstance(value, Mapping) or any(key not in fields for key in value) or any(
+            name not in value for name in required):
+        raise _Undecided
+    given: dict[str, Any] = {}
+    for key, item in value.items():
+        alias, type_, meta = fields[key]
+        result = _quick_structure(item, type_)
+        if result is not None and (meta.check is not None or meta.has_limits) and (
+                meta.problem(item)):
+            raise _Undecided
+        given[alias] = result
+    return cls(**given)
+
+
+@functools.cache
+def _class_plan(cls: type) -> tuple[dict[str, tuple[str, Any, Setting]], tuple[str, ...]]:
+    """The file keys of ``cls`` (each with its ``__init__`` argument, type and setting), and
+    the required ones."""
+    attrs.resolve_types(cls)
+    fields = {field.name: (field.alias, field.type, meta) for field in attrs.fields(cls)
+              if (meta := setting_of(field)) is not None}
+    return fields, tuple(required_keys(cls))
 
 
 @functools.cache
@@ -77,6 +157,10 @@ def _structure_str(value: Any, _: Any) -> str:
             value is not None and not isinstance(value, dict | list)) else ""
         raise ConfigTypeError(f"expected a string, got {describe_value(value)}{hint}")
     return value
+
+
+_SCALAR_HOOKS.update({float: _structure_float, int: _structure_int, bool: _structure_bool,
+                      str: _structure_str})
 
 
 def _is_mapping(type_: Any) -> bool:
