@@ -8,7 +8,6 @@ located :class:`~agentflow.config.Issue` lines with the document's source map.
 from __future__ import annotations
 
 import datetime
-import difflib
 from collections.abc import Iterable
 from typing import Literal, TypeAlias
 
@@ -35,6 +34,8 @@ class Problem:
 
 def did_you_mean(word: str, candidates: Iterable[str], *, limit: int = 1) -> list[str]:
     """The closest candidates to ``word`` (difflib), best first; empty when none is close."""
+    import difflib  # only when a key is misspelt
+
     return difflib.get_close_matches(word, sorted(set(candidates)), n=limit, cutoff=0.6)
 
 

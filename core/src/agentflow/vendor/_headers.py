@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import timezone
-from email.utils import parsedate_to_datetime
 
 __all__ = ["parse_retry_after"]
 
@@ -20,6 +19,8 @@ def parse_retry_after(value: str | None) -> float | None:
         pass
     else:
         return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
+    from email.utils import parsedate_to_datetime  # an HTTP date: rare, and email is not light
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
