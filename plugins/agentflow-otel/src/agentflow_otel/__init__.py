@@ -9,7 +9,10 @@ No call is recorded twice: while an :class:`OTelExporter` made in code exists, t
 exporter records nothing. :data:`EXPORTER` cannot be registered a second time (pluggy refuses
 the same object twice).
 
-Importing this package does not import OpenTelemetry; the exporter does at its first event.
+Importing this package does not import OpenTelemetry; the exporter does at its first event,
+once providers can have been set up: the application imported ``opentelemetry`` (to set them up)
+or named them in ``OTEL_PYTHON_TRACER_PROVIDER`` / ``OTEL_PYTHON_METER_PROVIDER``. Before that,
+the API's own providers would record nothing anyway.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ are recorded at the call's end (the time to the first chunk at the first token).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import weakref
 from collections import OrderedDict
@@ -300,7 +302,21 @@ class InstalledExporter(OTelExporter):
             self._gave_way = True
             logger.info("the installed agentflow-otel exporter gives way to the OTelExporter "
                         "made in code, so that no call is recorded twice")
-        return self.recording
+        return self.recording and _providers_may_be_set()
+
+
+#: The variables through which the OpenTelemetry API makes its global providers itself.
+_PROVIDER_VARIABLES = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
+
+
+def _providers_may_be_set() -> bool:
+    """Whether the global providers can be anything but the API's own, which record nothing:
+    an application sets them up through the ``opentelemetry`` package (so it is imported), or
+    names them in the API's variables. When neither is so, the installed exporter records
+    nothing, and need not import OpenTelemetry (about 20 ms of a process's first request);
+    it starts recording once the application sets providers up, as the API's proxies do."""
+    return "opentelemetry" in sys.modules or any(
+        os.environ.get(name) for name in _PROVIDER_VARIABLES)
 
 
 class _Otel:
