@@ -112,16 +112,22 @@ def raw_aiohttp() -> tuple[Ask, Stream, Close]:
 
 
 def agentflow(transport: str) -> tuple[Ask, Stream, Close]:
-    """agentflow as a user writes it: a configuration file, then the fluent API."""
-    import tempfile
+    """agentflow as a user writes it: a configuration file, then the fluent API.
 
+    The file is the one bench/peers.py wrote before starting this process
+    (``AGENTFLOW_BENCH_CONFIG``), as a user's file is there before their program starts: writing
+    it is no part of the first request. Run alone, the client writes one itself."""
     from agentflow import AgentFlow
 
-    folder = tempfile.mkdtemp(prefix="agentflow-bench-")
-    config = os.path.join(folder, "agentflow.yml")
-    with open(config, "w") as file:
-        file.write(f"providers:\n  openai:\n    base_url: {URL}/openai/v1\n"
-                   f"defaults:\n  transport: {transport}\n  timeout_seconds: 120\n")
+    config = os.environ.get("AGENTFLOW_BENCH_CONFIG")
+    if not config:
+        import tempfile
+
+        from peers import config_text
+
+        config = os.path.join(tempfile.mkdtemp(prefix="agentflow-bench-"), "agentflow.yml")
+        with open(config, "w") as file:
+            file.write(config_text(URL, transport))
     loaded: list[bool] = []
 
     async def ask(prompt: str) -> str:

@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -136,6 +137,12 @@ def pin(cpu: int, pid: int) -> None:
         os.sched_setaffinity(pid, {cpu})
 
 
+def config_text(url: str, transport: str) -> str:
+    """The configuration file of the agentflow clients."""
+    return (f"providers:\n  openai:\n    base_url: {url}/openai/v1\n"
+            f"defaults:\n  transport: {transport}\n  timeout_seconds: 120\n")
+
+
 def run(client: str, url: str, mode: str, *, quick: bool,
         curve: bool = False) -> dict[str, object]:
     command = [sys.executable, str(HERE / "_peer_client.py"), client, url, mode]
@@ -144,6 +151,17 @@ def run(client: str, url: str, mode: str, *, quick: bool,
     if client != "agentflow-all-plugins":
         # Only what the client needs: exporter or guard plugins would take part in each call.
         env["AGENTFLOW_LOAD_PLUGINS"] = "openai,aiohttp"
+    with tempfile.TemporaryDirectory(prefix="agentflow-bench-") as folder:
+        if client.startswith("agentflow"):  # the user's file is there before the program runs
+            config = Path(folder) / "agentflow.yml"
+            config.write_text(config_text(url, "aiohttp" if client == "agentflow-aiohttp"
+                                          else "httpx"))
+            env["AGENTFLOW_BENCH_CONFIG"] = str(config)
+        return _run_client(client, mode, command, env)
+
+
+def _run_client(client: str, mode: str, command: list[str],
+                env: dict[str, str]) -> dict[str, object]:
     for attempt in (1, 2):
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=env)
