@@ -9,7 +9,11 @@ The file has three sections, each optional::
     defaults: {timeout_seconds: 60}
 
 Importing this package is cheap: ruamel.yaml, cattrs and platformdirs are imported on first
-use. See docs/configuration.md for every key.
+use. A file in the plain subset of YAML (block mappings and lists of plain or simply quoted
+scalars) without problems needs neither ruamel.yaml nor cattrs: a reader of that subset and a
+direct walk over the config classes give the same result; anything else, and every problem, go
+through ruamel.yaml and the cattrs converter as before (docs/performance.md, issue 17). See
+docs/configuration.md for every key.
 """
 
 from __future__ import annotations
