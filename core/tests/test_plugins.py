@@ -141,3 +141,52 @@ def test_real_entry_points_of_this_environment_load_without_warnings():
     host.load()
     assert all(info.error is None for info in host.plugin_infos())
     assert "agentflow.hookspecs" in sys.modules
+
+
+class _Configured:
+    def __init__(self) -> None:
+        self.configs: list[object] = []
+
+    @hookimpl
+    def agentflow_configure(self, config: object) -> None:
+        self.configs.append(config)
+
+
+def test_a_new_configuration_asks_pluggy_about_each_plugin_once(monkeypatch):
+    """Every configuration after the first builds a new plugin manager; what pluggy found on
+    the plugins' attributes is reused, not looked up again (a plugin module has hundreds)."""
+    import pluggy
+
+    from agentflow.config import Config
+
+    looked_up: list[tuple[int, str]] = []
+    parse = pluggy.PluginManager.parse_hookimpl_opts
+
+    def counting(self, plugin, name):
+        looked_up.append((id(plugin), name))
+        return parse(self, plugin, name)
+
+    monkeypatch.setattr(pluggy.PluginManager, "parse_hookimpl_opts", counting)
+    host = PluginHost(entry_points=False)
+    first, second = _Configured(), _Configured()
+    host.register(first, name="first")
+    host.register(second, name="second")
+    configs = [Config(), Config(), Config()]
+    for config in configs:
+        host.configure(config)
+    assert first.configs == second.configs == configs  # each heard of each one, once
+    assert len(looked_up) == len(set(looked_up))
+
+
+def test_a_plugin_registered_in_place_of_a_removed_one_is_looked_at_afresh():
+    from agentflow.config import Config
+
+    host = PluginHost(entry_points=False)
+    host.register(types.SimpleNamespace(), name="slot")
+    host.configure(Config())
+    host.unregister("slot")
+    configured = _Configured()
+    host.register(configured, name="slot")
+    later = Config()
+    host.configure(later)
+    assert configured.configs[-1] is later
