@@ -159,6 +159,22 @@ def test_encoded_forms_of_a_key_in_use_are_redacted():
         assert not any(run in shown for run in runs(credentials, 12))
 
 
+def test_keys_remembered_one_after_another_are_all_redacted_in_every_form():
+    """Each key remembered adds to what is known (forms, runs) without losing the earlier ones,
+    and texts redacted between two keys do not keep the patterns from seeing the later ones."""
+    keys = [random_text(24 + seed % 16, seed, ALNUM + "+/=") for seed in range(30)]
+    assert len(set(keys)) == len(keys)
+    with remembered():
+        for number, key in enumerate(keys, 1):
+            remember_secret(key)
+            assert redact(f"now {key} then") == f"now {REDACTED} then"
+            for earlier in keys[:number]:
+                encoded = base64.b64encode(earlier.encode()).decode()
+                shown = redact(f"a={quote(earlier, safe='')} b={earlier[3:13]} c={encoded}")
+                assert not any(run in shown for run in runs(earlier, 8)), (number, shown)
+                assert not any(run in shown for run in runs(encoded, 12)), (number, shown)
+
+
 def test_short_values_are_not_remembered():
     with remembered("seconds"):
         assert redact("timeout_seconds") == "timeout_seconds"

@@ -100,25 +100,43 @@ _HEAD_CHARS = _TAIL_CHARS | {"."}
 
 
 class _Known:
-    """The remembered keys and what finding them takes, replaced whole on each change."""
+    """The remembered keys and what finding them takes, replaced whole on each change.
 
-    __slots__ = ("forms", "grams", "keys", "pattern", "tokens")
+    Remembering one more key costs what that key adds (:meth:`with_key`); the two patterns are
+    compiled when a text first needs them. Compiling the alternation of every key's forms at
+    each change made remembering key after key quadratic: a test suite with a key per test
+    remembers thousands, and spent most of its time here.
+    """
 
-    def __init__(self, keys: frozenset[str]) -> None:
+    def __init__(self, keys: tuple[str, ...] = (), forms: frozenset[str] = frozenset(),
+                 grams: frozenset[str] = frozenset()) -> None:
         self.keys = tuple(sorted(keys, key=len, reverse=True))
-        variants = {form for key in self.keys for form in encoded_forms(key)}
-        self.forms = tuple(sorted(variants, key=len, reverse=True))  # the longest first
-        self.pattern = re.compile("|".join(map(re.escape, self.forms))) if self.forms else None
-        self.grams = frozenset(key[i:i + RUN] for key in self.keys
-                               for i in range(len(key) - RUN + 1))
-        #: Stretches of 8 or more characters that keys and their forms are made of: only
-        #: there can a key, or a run of one, be (most texts have few such stretches).
+        self.forms = tuple(sorted(forms, key=len, reverse=True))  # the longest first
+        self.grams = grams
+
+    def with_key(self, key: str) -> _Known:
+        """These keys and ``key``."""
+        grams = frozenset(key[i:i + RUN] for i in range(len(key) - RUN + 1))
+        return _Known((*self.keys, key), frozenset(self.forms) | encoded_forms(key),
+                      self.grams | grams)
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        """Any form of any key, the longest first."""
+        return re.compile("|".join(map(re.escape, self.forms))) if self.forms else None
+
+    @functools.cached_property
+    def tokens(self) -> re.Pattern[str] | None:
+        """Stretches of 8 or more characters that keys and their forms are made of: only
+        there can a key, or a run of one, be (most texts have few such stretches)."""
         chars = sorted(set("".join(self.forms)))
-        self.tokens = re.compile("[" + "".join("\\" + c if c in "\\]^-[" else c
-                                               for c in chars) + f"]{{{RUN},}}") if chars else None
+        if not chars:
+            return None
+        return re.compile("[" + "".join("\\" + c if c in "\\]^-[" else c for c in chars)
+                          + f"]{{{RUN},}}")
 
 
-_known = _Known(frozenset())
+_known = _Known()
 _lock = threading.Lock()
 _installed = False
 
@@ -143,7 +161,8 @@ def remember_secret(value: str) -> None:
     if len(value) < RUN or value in _known.keys:  # no real key is shorter; words would go
         return
     with _lock:
-        _known = _Known(frozenset((*_known.keys, value)))
+        if value not in _known.keys:  # not remembered by another thread meanwhile
+            _known = _known.with_key(value)
 
 
 def redact(text: str) -> str:
