@@ -92,6 +92,10 @@ class Forecast:
 
 #: The variable the suite's configuration reads the (dummy) key from.
 KEY_ENV = "AGENTFLOW_CONFORMANCE_API_KEY"
+#: The key every test of the suite sends: random, so no vendor shape or other test's value
+#: can stand in for it, and one per process, since agentflow remembers every key it sends
+#: to redact it (a key per test made each remembered key cost more than the one before).
+KEY = f"conformance-{secrets.token_hex(12)}"
 
 # A cut stream: the answer is sent in this many pieces and the connection cut after this many
 # events, leaving room for a vendor's opening events (a role delta, message_start, a ping).
@@ -295,12 +299,12 @@ class ProviderConformance:
     @pytest.fixture
     async def harness(self, fake_llm_server: FakeServer, monkeypatch: pytest.MonkeyPatch,
                       anyio_backend: str) -> AsyncIterator[ConformanceHarness]:
-        """A runtime whose only provider is the plugin's, on the fake server, with a new key."""
+        """A runtime whose only provider is the plugin's, on the fake server, with the suite's
+        key."""
         from agentflow._runtime.runtime import Runtime
         from agentflow.config import Config, Defaults, ModelConfig, ProviderConfig
 
-        key = f"conformance-{secrets.token_hex(12)}"
-        monkeypatch.setenv(KEY_ENV, key)
+        monkeypatch.setenv(KEY_ENV, KEY)
         runtime = Runtime()
         specs = runtime.host.providers()
         assert self.provider in specs, (
@@ -321,7 +325,7 @@ class ProviderConformance:
                                   defaults=attrs.evolve(Defaults(), max_retries=0,
                                                         transport=self.transport)))
         try:
-            yield ConformanceHarness(self, fake_llm_server, runtime, key, specs[self.provider])
+            yield ConformanceHarness(self, fake_llm_server, runtime, KEY, specs[self.provider])
         finally:
             await runtime.aclose()
 
