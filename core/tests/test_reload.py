@@ -170,6 +170,22 @@ async def test_the_watcher_reloads_edits_and_refuses_broken_ones(runtime, path, 
     assert models_sent(server) == ["second", "third"]
 
 
+async def test_the_watcher_loads_a_new_text_once_it_has_settled(runtime, path, server):
+    """A file caught while it is being written (emptied, then filled) is not loaded: an empty
+    file validates, as a configuration without models."""
+    watcher = ConfigWatcher(runtime, path, interval=60)
+    path.write_text("")  # caught between the truncation and the write
+    assert watcher.check() is False
+    path.write_text(config_text(server, model_id="second"))
+    assert watcher.check() is False  # seen once: maybe still being written
+    assert watcher.reloads == 0
+    assert watcher.check() is True  # the same text again: loaded
+    assert watcher.check() is False  # and only once
+    await ask(runtime).execute()
+    assert models_sent(server) == ["second"]
+    assert watcher.reloads == 1
+
+
 def echo_runtime():
     host = PluginHost(entry_points=False)
     host.register(EchoVendor())

@@ -1,8 +1,11 @@
 """Watching the configuration file, and reloading it when it changes.
 
 :class:`ConfigWatcher` reads the file every ``interval`` seconds and calls
-:meth:`Runtime.reload_config` when its text changed (a configuration file is small; comparing
-its text, not its modification time, also catches two saves within one clock tick). Polling
+:meth:`Runtime.reload_config` when its text changed and then stayed the same for one more look
+(a configuration file is small; comparing its text, not its modification time, also catches two
+saves within one clock tick). Waiting for the text to settle keeps a file caught while it is
+being written (emptied, then filled) from being loaded: an empty or cut file may well validate,
+as a configuration without models. Polling
 works the same on every platform, under asyncio and trio, and on network file systems where
 change notifications do not. A file that does not validate (an editor saving half a file, a
 typo) is refused with its located errors in the ``agentflow.audit`` log, and the configuration
@@ -39,6 +42,7 @@ class ConfigWatcher:
         self.reloads = 0
         self.refused = 0
         self._digest = self._digest_now()
+        self._changed_to: str | None = None  # the new text's digest, seen once so far
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -47,11 +51,16 @@ class ConfigWatcher:
             await anyio.to_thread.run_sync(self.check)  # a slow file never freezes the loop
 
     def check(self) -> bool:
-        """Reload if the file changed since the last look; whether a reload took effect."""
+        """Reload if the file changed and has not changed since the last look; whether a
+        reload took effect."""
         digest = self._digest_now()
         if digest is None or digest == self._digest:
+            self._changed_to = None
             return False  # gone for a moment (an editor replacing it), or touched only
-        self._digest = digest
+        if digest != self._changed_to:
+            self._changed_to = digest  # maybe still being written: look again first
+            return False
+        self._digest, self._changed_to = digest, None
         try:
             self.runtime.reload_config(self.path)
         except ConfigurationError:
