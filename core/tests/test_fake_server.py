@@ -599,10 +599,25 @@ def test_pytest_fixtures_share_one_server_and_reset_it_per_test(pytester):
             assert sent.json["model"] == "echo-1-2026"
             assert sent.headers["authorization"] == "Bearer test-key"
             assert AgentFlow.runtime() is fake_agentflow.runtime
+
+        class Marker:
+            pass
+
+        @pytest.mark.anyio
+        async def test_a_plugin_registered_during_a_test(fake_agentflow):
+            # Under asyncio, then trio: the second registration would be refused ("already
+            # registered") if the first outlived its test.
+            AgentFlow.register_plugin(Marker(), name="mine")
+            assert "mine" in fake_agentflow.runtime.host.plugin_names()
+
+        def test_is_gone_after_it():
+            from agentflow._plugins.host import get_plugin_host
+
+            assert "mine" not in get_plugin_host().plugin_names()
     """))
     # In file order: the scenario is a first test leaving things behind for the second.
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=7)
 
 
 @pytest.mark.anyio

@@ -158,6 +158,12 @@ class PluginHost:
         with self._lock:
             return self._add(plugin, name, _Source())
 
+    def plugin_names(self) -> tuple[str, ...]:
+        """The names of the registered plugins (the installed ones loaded first), in the order
+        they were registered."""
+        self.load()
+        return tuple(self._plugins)
+
     def unregister(self, name: str) -> None:
         """Remove a registered plugin by name."""
         with self._lock:

@@ -67,13 +67,19 @@ def fake_llm_server(fake_llm_server_session: FakeServer) -> Iterator[FakeServer]
 @pytest.fixture
 async def fake_agentflow(fake_llm_server: FakeServer, monkeypatch: pytest.MonkeyPatch,
                          anyio_backend: object) -> AsyncIterator[FakeAgentFlow]:
-    """``AgentFlow`` with every provider pointed at ``fake_llm_server``, for one test."""
+    """``AgentFlow`` with every provider pointed at ``fake_llm_server``, for one test.
+
+    Its runtime uses the process's plugin host, with the installed plugins; a plugin the test
+    registers (``AgentFlow.register_plugin``) is unregistered when the test ends, so no later
+    test runs with it.
+    """
     from agentflow._api.facade import AgentFlow
     from agentflow._runtime.runtime import Runtime
     from agentflow.testing.wiring import fake_config
 
     monkeypatch.setenv(FAKE_API_KEY_ENV, FAKE_API_KEY)
     runtime = Runtime()
+    registered = set(runtime.host.plugin_names())
     config = fake_config(fake_llm_server, runtime.host.providers(), api_key_env=FAKE_API_KEY_ENV)
     runtime.set_config(config)
     previous = AgentFlow.use_runtime(runtime)
@@ -82,3 +88,6 @@ async def fake_agentflow(fake_llm_server: FakeServer, monkeypatch: pytest.Monkey
     finally:
         AgentFlow.use_runtime(previous)
         await runtime.aclose()
+        for name in runtime.host.plugin_names():
+            if name not in registered:
+                runtime.host.unregister(name)
