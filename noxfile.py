@@ -1,5 +1,11 @@
-"""Development sessions. ``nox`` alone runs lint, typecheck and every test session, then builds
-the release artefacts (``build``) and installs them as a user would (``install``).
+"""Development sessions.
+
+``nox`` alone runs the fast default set: lint, typecheck and ``tests`` (every distribution's
+tests in one environment with everything installed, on two workers, the large matrices
+sampled). ``nox -t extended`` runs the rest, which CI runs too: each plugin's tests with only
+that plugin installed, the full matrices, the load (soak), hostile-server (chaos) and
+multi-process (fleet) runs, and the release artefacts built (``build``) and installed as a
+user would (``install``).
 
 Each distribution is installed as a real (non-editable) distribution, so the tests see the
 entry points exactly as a user's ``pip install`` would.
@@ -77,9 +83,7 @@ INSTALL_TOOLS = ["pip==26.3", "packaging==26.4"]
 DIST = ROOT / "dist"
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests_core", "tests_plugin", "tests_integration",
-                        "tests_soak", "chaos",
-                        "tests_redis_fleet", "build", "install"]
+nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -133,15 +137,36 @@ def cpu_load(session: nox.Session) -> Iterator[None]:
             burner.wait()
 
 
-def run_pytest(session: nox.Session, *args: str, workers: int = 0) -> None:
+def run_pytest(session: nox.Session, *args: str, workers: int = 0,
+               env: dict[str, str] | None = None) -> None:
     """pytest with ``args`` under CPU load in CI, on ``workers`` xdist processes (0: in this
     one); ``posargs`` come last and win (``-n 0``, ``-p no:randomly``, a single file)."""
     parallel = ["-n", str(workers)] if workers else []
     with cpu_load(session):
-        session.run("pytest", *parallel, "--durations=5", *args, *session.posargs)
+        session.run("pytest", *parallel, "--durations=5", *args, *session.posargs, env=env)
+
+
+#: What the default ``tests`` session leaves to the extended sessions: the load tests, the
+#: hostile-server suite, the multi-process fleet runs and the rest of the large matrices.
+EXTENDED_MARKERS = ("soak", "chaos", "fleet", "extended")
 
 
 @nox.session
+def tests(session: nox.Session) -> None:
+    """The default test run: the core's, every plugin's and the integration tests, in one
+    environment with everything installed, on two pytest-xdist workers. Large matrices run a
+    sample here (the cases marked ``extended`` are left out: the other presets, the other
+    vendors of the secret-leak matrix) and hypothesis its ``dev`` profile (50 examples); the
+    rest is ``nox -t extended``'s."""
+    ensure_redis_server(session)
+    session.install(*TEST_TOOLS, "opentelemetry-sdk>=1.27", f"{CORE}[testing]",
+                    *(f"{p}[test]" for p in TESTED_PLUGINS))
+    run_pytest(session, "core/tests", *(f"{p}/tests" for p in TESTED_PLUGINS), "tests",
+               "-m", " and ".join(f"not {marker}" for marker in EXTENDED_MARKERS),
+               workers=2, env={"AGENTFLOW_HYPOTHESIS_PROFILE": "dev"})
+
+
+@nox.session(tags=["extended"])
 def tests_core(session: nox.Session) -> None:
     """The core's own tests, with the core installed alone (no vendor plugin); the soak tests
     are tests_soak's."""
@@ -149,7 +174,7 @@ def tests_core(session: nox.Session) -> None:
     run_pytest(session, "core/tests", "-m", "not soak", workers=2)
 
 
-@nox.session
+@nox.session(tags=["extended"])
 def tests_soak(session: nox.Session) -> None:
     """The load tests: thousands of concurrent calls through limits, over loopback HTTP,
     leaving no slot, connection or memory behind (marked ``soak``; about a minute)."""
@@ -157,7 +182,7 @@ def tests_soak(session: nox.Session) -> None:
     run_pytest(session, "core/tests", "-m", "soak", workers=2)
 
 
-@nox.session
+@nox.session(tags=["extended"])
 @nox.parametrize("plugin", TESTED_PLUGINS, ids=[Path(p).name for p in TESTED_PLUGINS])
 def tests_plugin(session: nox.Session, plugin: str) -> None:
     """One plugin's tests, with only the core and that plugin (and the repository's plugins it
@@ -182,7 +207,7 @@ def ensure_redis_server(session: nox.Session) -> None:
                     env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
-@nox.session
+@nox.session(tags=["extended"])
 def tests_redis_fleet(session: nox.Session) -> None:
     """agentflow-redis's multi-process proof (about a minute): 4 processes x 2 event loops
     against the fake server with limits shared through a real redis-server, the same with
@@ -194,7 +219,7 @@ def tests_redis_fleet(session: nox.Session) -> None:
     session.run("pytest", f"{plugin}/tests", "-m", "fleet", "-s", *session.posargs)
 
 
-@nox.session
+@nox.session(tags=["extended"])
 def tests_integration(session: nox.Session) -> None:
     """Everything installed together: discovery, end to end over loopback HTTP, the CLI."""
     # The OpenTelemetry SDK too, so that tests/test_secret_leaks.py looks into real spans.
@@ -203,7 +228,7 @@ def tests_integration(session: nox.Session) -> None:
     run_pytest(session, "tests", "-m", "not chaos", workers=2)
 
 
-@nox.session
+@nox.session(tags=["extended"])
 def chaos(session: nox.Session) -> None:
     """The hostile-server suite: every behaviour of agentflow.testing.hostile against every
     installed vendor, under asyncio and trio (tests/chaos, marked ``chaos``; about two minutes
@@ -212,7 +237,7 @@ def chaos(session: nox.Session) -> None:
     run_pytest(session, "tests/chaos", "-m", "chaos", workers=2)
 
 
-@nox.session
+@nox.session(tags=["extended"])
 def build(session: nox.Session) -> None:
     """An sdist and a wheel of the core and of every plugin under plugins/, in dist/, checked:
     ``twine check --strict``, then tools/check_wheels.py (contents, metadata, entry points)."""
@@ -231,7 +256,7 @@ def build(session: nox.Session) -> None:
                 "--expect", *(_project_name(p) for p in distributions))
 
 
-@nox.session(requires=["build"])
+@nox.session(tags=["extended"], requires=["build"])
 def install(session: nox.Session) -> None:
     """The user's line, ``pip install agentflow-core agentflow-openai`` (and each other plugin),
     in fresh virtual environments from dist/ alone; then the CLI, ``agentflow demo`` and a call

@@ -244,6 +244,14 @@ def nox_sessions() -> set[str]:
             and any("session" in ast.unparse(d) for d in node.decorator_list)}
 
 
+def nox_tags() -> set[str]:
+    """Every tag a session of noxfile.py declares (``@nox.session(tags=[...])``)."""
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    return {tag.value for node in ast.walk(tree) if isinstance(node, ast.keyword)
+            and node.arg == "tags" and isinstance(node.value, ast.List)
+            for tag in node.value.elts if isinstance(tag, ast.Constant)}
+
+
 @pytest.mark.parametrize("block", of("console"), ids=ids(of("console")))
 def test_console_block_commands_parse(block):
     from agentflow.cli.main import _parser
@@ -260,6 +268,8 @@ def test_console_block_commands_parse(block):
         elif program in ("python", "python3") and args[:2] == ["-m", "nox"]:
             sessions = [args[i + 1] for i, a in enumerate(args) if a == "-s"]
             assert set(sessions) <= nox_sessions(), f"{block.where}: {sessions}"
+            tags = [args[i + 1] for i, a in enumerate(args) if a == "-t"]
+            assert set(tags) <= nox_tags(), f"{block.where}: {tags}"
         elif program in ("python", "python3") and args[:1] == ["-m"]:
             assert args[1] in ("pip", "venv") or find_spec(args[1]), f"{block.where}: {args}"
         elif program in ("python", "python3", "pytest"):

@@ -1,13 +1,23 @@
 """agentflow's provider conformance suite, run on every OpenAI-compatible preset's emulation
-(one test class per preset, made from :data:`agentflow_openai.presets.PRESETS`)."""
+(one test class per preset, made from :data:`agentflow_openai.presets.PRESETS`).
+
+The presets share the Chat Completions codec and differ in what they declare (catalog,
+capabilities, limits): the default ``nox`` run takes a sample that covers each kind (a local
+server with an empty catalog, a cloud vendor refusing images, one accepting them); the others
+are marked ``extended`` and run in ``nox -t extended`` (CI) and in ``nox -s tests_plugin``."""
 
 from __future__ import annotations
+
+import pytest
 
 from agentflow.errors import HttpError
 from agentflow.testing.app import RecordedRequest
 from agentflow.testing.conformance import ProviderConformance, WireRequest
 from agentflow_openai.presets import PRESETS
 from agentflow_openai.testing.wire import read_wire
+
+#: The presets the default run takes (see above).
+SAMPLED = {"ollama", "deepseek", "groq"}
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls",
                   "content_filter": "content_filter"}
@@ -27,4 +37,5 @@ for _preset in PRESETS:
     # preset's catalog model, sent to it by id.
     _model = (f"{_preset.name}/{_preset.models[0]}" if _preset.models else "ollama/llama3.2")
     globals()[_name] = type(_name, (_PresetConformance,), {
-        "provider": _preset.name, "model": _model, "__module__": __name__})
+        "provider": _preset.name, "model": _model, "__module__": __name__,
+        "pytestmark": [] if _preset.name in SAMPLED else [pytest.mark.extended]})
