@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -116,6 +117,32 @@ def test_the_limits_apply_as_ruamels_reading_applies_them():
     assert quick("a: " + "x" * MAX_LINE + "\n") is None
 
 
+@pytest.mark.parametrize("text", [
+    # a key with no value, spaces after its colon or none, as the text's last line with no
+    # newline (ruamel.yaml places the null at the text's end) or with one (at the key)
+    "a: ", "a:  ", "a:", "a: \n", "a:  \n", "a: 1\nb:  ", "a: \nb: 1", "a:\n  - x\nb: ",
+    "x:\n  a: ", "x:\n  a:", "x:\n  a:  \n  b: 2\n", "a:\n  b:\n    c:   ",
+    "a:\n  b:\n    c:   \n", "x:\n  a: \n\n", "a: \n   ", "a:   \n  \nb: 1",
+    # followed by its children, blank lines or comments
+    "a: \n  - b\n", "a: \n- b\n", "a: \n  b: 1\n", "a: \n# c\n", "a:\n# c",
+    "a: \n  # c\nb: 1\n", "x:\n  a: \n  # c\n",
+    # and values with spaces after them
+    "a: 1 ", "a: 1  \n", "a:\n  - b ", "a:\n  - b  \n",
+])
+def test_keys_without_a_value_are_read_as_ruamel_reads_them(text: str) -> None:
+    assert assert_same_as_ruamel(text)
+
+
+@pytest.mark.parametrize("text", [
+    # where ruamel.yaml places a null followed by a comment depends on what comes next
+    "a: # c\n", "a:  #x\nb: 1\n", "x:\n  a:    #x\n  b: 1\n", "x:\n  a:    #x\nc: 1\n",
+    "x:\n  a: # c",
+])
+def test_keys_without_a_value_but_with_a_comment_are_left_to_ruamel(text: str) -> None:
+    assert quick(text) is None
+    _parse_with_ruamel(text)
+
+
 # Generated documents: plain scalars, near misses of every kind, spacing and comments.
 
 SAFE_SCALARS = st.sampled_from([
@@ -192,5 +219,5 @@ def test_whatever_the_quick_reader_reads_ruamel_reads_the_same(text):
 
 @given(documents(tricky=False))
 def test_plain_documents_are_read_quickly_and_as_ruamel_reads_them(text):
-    assert assert_same_as_ruamel(text) or text.rstrip("\n").endswith(":") or ": #" in text \
-        or ":  #" in text or ":   #" in text
+    # a key whose value is only a comment is left to ruamel.yaml (see above)
+    assert assert_same_as_ruamel(text) or re.search(r": +#", text)

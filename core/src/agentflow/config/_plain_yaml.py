@@ -145,8 +145,13 @@ class _Reader:
             elif following is not None and following.indent > indent:
                 self.values[child] = (following.number, following.column)
                 result[line.key] = self.mapping(following.indent, child)
-            elif line.number == self.last_line or line.commented:
-                raise _Outside  # ruamel places null there by the text's end, or the comment
+            elif line.commented:
+                raise _Outside  # ruamel places null by the comment, not always in one place
+            elif line.number == self.last_line:
+                # the text's last line, with no newline: ruamel places null at the text's
+                # end, past any spaces after the colon (which is where value_column is)
+                self.values[child] = (line.number, line.value_column)
+                result[line.key] = None
             else:
                 self.values[child] = (line.number, line.column)
                 result[line.key] = None
