@@ -24,8 +24,23 @@ def run(code: str, **environ: str) -> str:
     return out.stdout.strip()
 
 
+#: Notes what first imports ``opentelemetry``, so that a failure says where it came from (an
+#: agentflow-otel installed from an older tree imported it at the first event, unconditionally).
+WATCH = """
+import sys, traceback
+class Watch:
+    first = None
+    def find_spec(self, name, path=None, target=None):
+        if name == "opentelemetry" and Watch.first is None:
+            Watch.first = "".join(traceback.format_stack(limit=12))
+sys.meta_path.insert(0, Watch())
+"""
+
+
 def test_with_no_provider_set_up_a_call_does_not_import_opentelemetry():
-    assert run(CALL + "import sys; print('opentelemetry' in sys.modules)") == "False"
+    out = run(WATCH + CALL + "import agentflow_otel; print(agentflow_otel.__file__)\n"
+              "print(Watch.first or 'opentelemetry was not imported')")
+    assert out.endswith("opentelemetry was not imported"), out
 
 
 def test_an_application_that_set_up_a_provider_is_recorded_on():
