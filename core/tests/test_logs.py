@@ -298,5 +298,5 @@ def test_the_credential_shapes_have_a_bounded_width():
     parser = getattr(re, "_parser", None)
     if parser is None:  # Python 3.10
         import sre_parse as parser
-    pattern = logs._KEY_SHAPES
+    pattern = logs._key_shapes()
     assert parser.parse(pattern.pattern, pattern.flags).getwidth()[1] <= 40_000

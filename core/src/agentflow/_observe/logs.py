@@ -49,7 +49,7 @@ REDACTED = "***"
 #: Credential shapes, whoever's key they are. Every repetition is bounded, so one match
 #: attempt reads a bounded number of characters and a search stays linear in the text.
 #: Compiled by :func:`_key_shapes` when a text first holds a trigger (compiling it at import
-#: was about 7 ms of every process's first request); ``_KEY_SHAPES`` names the compiled one.
+#: was about 7 ms of every process's first request).
 _KEY_SHAPES_SOURCE = (
     r"(?<![A-Za-z0-9])(?:"
     r"sk-[A-Za-z0-9_\-]{16,512}"                    # OpenAI, Anthropic (sk-ant-), Moonshot
@@ -78,12 +78,6 @@ _KEY_SHAPES_SOURCE = (
 @functools.cache
 def _key_shapes() -> re.Pattern[str]:
     return re.compile(_KEY_SHAPES_SOURCE, re.IGNORECASE)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "_KEY_SHAPES":
-        return _key_shapes()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: What a text must hold (in lower case) for the credential shapes to be found in it.
