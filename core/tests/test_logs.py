@@ -69,6 +69,17 @@ def test_key_shaped_strings_are_redacted(kind):
     assert redact(f"KEY_{key}") == f"KEY_{REDACTED}"  # glued to a word
 
 
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "xai", "groq"])
+def test_a_key_sharing_a_remembered_keys_prefix_is_redacted_whole(kind):
+    """Keys of one vendor share their first characters (``sk-ant-api03-``): a remembered key
+    of that vendor must not take only the shared run out of another one's key, leaving the
+    rest shown and no longer key-shaped (seen in CI when an earlier test of the same worker
+    had remembered an Anthropic key)."""
+    other = KEY_SHAPED[kind]()
+    with remembered(other[:-30] + random_text(30, 99)):  # the same first characters
+        assert redact(f"the key {other} was refused") == f"the key {REDACTED} was refused"
+
+
 def test_a_private_key_block_is_redacted():
     body = "\n".join(random_text(64, seed, ALNUM + "+/") for seed in range(4))
     block = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"

@@ -168,6 +168,12 @@ def redact(text: str) -> str:
     # Each step first asks, at C speed, whether it can find anything: most texts hold nothing.
     if "**" in text or "•" in text or "…" in text or "..." in text:
         text = _replace(text, _masked_spans(text, known.keys))
+    # Shapes before remembered keys: another key sharing a remembered key's first characters
+    # (every Anthropic key starts ``sk-ant-api03-``) is then taken whole, where replacing the
+    # shared run first would leave the rest of it in the text, no longer key-shaped.
+    lowered = text.lower()
+    if any(trigger in lowered for trigger in _TRIGGERS):
+        text = _key_shapes().sub(_shape_replacement, text)
     if known.tokens is not None:
         tokens = [token.span() for token in known.tokens.finditer(text)]
         if tokens and known.pattern is not None:
@@ -175,9 +181,6 @@ def redact(text: str) -> str:
             tokens = [token.span() for token in known.tokens.finditer(text)]
         if tokens:
             text = _replace(text, _run_spans(text, tokens, known.grams))
-    lowered = text.lower()
-    if any(trigger in lowered for trigger in _TRIGGERS):
-        text = _key_shapes().sub(_shape_replacement, text)
     return text
 
 
