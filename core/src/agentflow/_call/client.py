@@ -38,6 +38,7 @@ from agentflow.vendor import parse_retry_after
 if TYPE_CHECKING:
     import httpx
 
+    from agentflow._http.pool import Pool
     from agentflow._observe.events import MetricsCollector
     from agentflow._runtime.runtime import Runtime
     from agentflow.types import ModelSettings
@@ -175,7 +176,7 @@ class LLMClient:
         Each attempt passes the provider's circuit breaker and rate limiters first.
         """
         settings = self.settings
-        client = self.runtime.pools.client_for(settings)
+        pool = self.runtime.pools.client_for(settings)
         breaker = self.runtime.limits.breaker(settings)
         limiters = self.runtime.limits.limiters(settings)
         tokens = self._estimated_tokens() if any(lim.tokens for lim in limiters) else 0
@@ -205,7 +206,7 @@ class LLMClient:
             limits = self.timeouts.for_attempt(deadline - anyio.current_time(), stream=stream)
             http_request.extensions["timeout"] = limits.as_httpx()
             try:
-                response, error = await self._attempt(client, http_request, limits.read_kind,
+                response, error = await self._attempt(pool, http_request, limits.read_kind,
                                                       stream=stream)
             except BaseException:  # cancelled: nothing stays held
                 await admission.aclose()
@@ -235,7 +236,7 @@ class LLMClient:
                             max_retries=settings.max_retries)
             await anyio.sleep(delay)
 
-    async def _attempt(self, client: httpx.AsyncClient, http_request: httpx.Request,
+    async def _attempt(self, pool: Pool, http_request: httpx.Request,
                        read_kind: str, *, stream: bool
                        ) -> tuple[httpx.Response | None, LLMError | None]:
         """One attempt: the 2xx response, or the error that ended it.
@@ -246,7 +247,7 @@ class LLMClient:
         import httpx
 
         try:
-            response = await client.send(http_request, stream=True)
+            response = await pool.send(http_request)
         except httpx.HTTPError as exc:
             error = map_http_error(exc, self.settings, read_kind=read_kind)
             error.retryable = True

@@ -1,4 +1,4 @@
-"""HTTP plumbing: one pooled ``httpx.AsyncClient`` per provider, and httpx errors mapped to ours.
+"""HTTP plumbing: one connection pool per provider, and httpx errors mapped to ours.
 
 A pool belongs to the event loop that created it (asyncio loop or trio run): connections cannot
 move between loops, so a request made under a different loop (a second ``asyncio.run``, the
@@ -12,7 +12,9 @@ request, with nothing private patched.
 A provider whose configuration says ``transport: aiohttp`` (any name but ``httpx``) gets its
 pools' transport from a plugin (the ``agentflow_http_transport`` hook, asked through the
 ``plugin_transport`` callable the runtime gives): the core still hands it the TLS context and
-the pool limits, and wraps it in an ``httpx.AsyncClient``, so everything above sees httpx.
+the pool limits. Every transport speaks httpx's transport interface, so everything above sees
+``httpx.Request`` and ``httpx.Response`` whatever carries them; a pool sends straight through
+its transport (:mod:`agentflow._http.pool` says why not through ``httpx.AsyncClient``).
 
 A TLS context is built only for an https base URL, and one per ``ca_bundle`` serves every
 pool: loading the CA certificates costs tens of milliseconds, a large part of a fresh
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from agentflow._http.errors import map_http_error
+from agentflow._http.pool import ClientPool, Pool, TransportPool
 
 if TYPE_CHECKING:
     from agentflow.errors import LLMError
@@ -84,16 +87,17 @@ def current_loop_token() -> object:
 
 
 class PoolManager:
-    """Hands out the shared ``httpx.AsyncClient`` of each provider and closes them all."""
+    """Hands out the shared :class:`~agentflow._http.pool.Pool` of each provider and closes
+    them all."""
 
     def __init__(self, transport: TransportChoice = None,
                  plugin_transport: PluginTransport | None = None) -> None:
         # (provider, event loop, ca_bundle, trust_env, transport, https) -> its pool
-        self._clients: dict[PoolKey, httpx.AsyncClient] = {}
+        self._clients: dict[PoolKey, Pool] = {}
         self._transport = transport
         self._plugin_transport = plugin_transport
         # Pools made before the transport changed: closed by the next aclose().
-        self._retired: list[tuple[PoolKey, httpx.AsyncClient]] = []
+        self._retired: list[tuple[PoolKey, Pool]] = []
 
     @property
     def transport(self) -> TransportChoice:
@@ -107,8 +111,8 @@ class PoolManager:
         self._clients = {}
         self._transport = transport
 
-    def client_for(self, settings: ModelSettings) -> httpx.AsyncClient:
-        """The pooled client of ``settings.provider`` for the running event loop.
+    def client_for(self, settings: ModelSettings) -> Pool:
+        """The pool of ``settings.provider`` for the running event loop.
 
         A provider whose TLS or proxy settings change (a reloaded configuration) gets a new
         pool; requests still running on the old one finish there.
@@ -121,23 +125,19 @@ class PoolManager:
             client = self._clients[key] = self._new_pool(settings)
         return client
 
-    def _new_pool(self, settings: ModelSettings) -> httpx.AsyncClient:
+    def _new_pool(self, settings: ModelSettings) -> Pool:
         transport = self._transport
         if transport is None:
             if settings.transport != "httpx":
                 return self._plugin_pool(settings)
-            return _new_client(_tls_for(settings), settings.trust_env)
+            return _httpx_pool(_tls_for(settings), settings.trust_env)
         import httpx
 
         if isinstance(transport, httpx.AsyncBaseTransport):
-            transport = _borrowed_class()(transport)  # type: ignore[call-arg]
-        else:
-            transport = transport(settings)
-        return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False)
+            return TransportPool(transport, owned=False)
+        return TransportPool(transport(settings))
 
-    def _plugin_pool(self, settings: ModelSettings) -> httpx.AsyncClient:
-        import httpx
-
+    def _plugin_pool(self, settings: ModelSettings) -> Pool:
         from agentflow.errors import ConfigurationError
 
         transport = None
@@ -145,15 +145,14 @@ class PoolManager:
             transport = self._plugin_transport(settings, _tls_for(settings), pool_limits())
         if transport is None and not _under_asyncio():
             _warn_fallback(settings)
-            return _new_client(_tls_for(settings), settings.trust_env)
+            return _httpx_pool(_tls_for(settings), settings.trust_env)
         if transport is None:
             raise ConfigurationError(
                 f"provider {settings.provider!r} asks for transport {settings.transport!r}, "
                 f"which no installed plugin provides: install agentflow-{settings.transport} "
                 "(`agentflow plugins` lists what is installed), or remove `transport` to use "
                 "httpx's own", provider=settings.provider, model=settings.name)
-        # Proxies are the transport's business (it is given trust_env); redirects stay off.
-        return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False)
+        return TransportPool(transport)  # proxies are its business: it is given trust_env
 
     def _forget_dead_loops(self) -> None:
         """Drop pools of asyncio loops that have closed (a script calling ``asyncio.run``
@@ -247,37 +246,16 @@ def _open() -> bool:
     return False
 
 
-@functools.cache
-def _borrowed_class() -> type[httpx.AsyncBaseTransport]:
+def _httpx_pool(context: ssl.SSLContext, trust_env: bool = False) -> Pool:
+    """A pool on httpx's own transport. Proxy variables (and netrc) apply only when the
+    configuration opts in with ``trust_env``: then httpx's client chooses each request's
+    proxy, so the pool keeps one."""
     import httpx
 
-    class Borrowed(httpx.AsyncBaseTransport):
-        """A transport given by its owner and shared by every pool: pools send through it
-        but never close it (closing one provider's pool must not close the others', nor take
-        it from its owner)."""
-
-        def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
-            self.transport = transport
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            return await self.transport.handle_async_request(request)
-
-        async def aclose(self) -> None:
-            pass
-
-    return Borrowed
-
-
-def _new_client(context: ssl.SSLContext, trust_env: bool = False) -> httpx.AsyncClient:
-    import httpx
-
-    return httpx.AsyncClient(
-        verify=context,
-        limits=pool_limits(),
-        # Proxy variables (and netrc) only when the configuration opts in with trust_env.
-        trust_env=trust_env,
-        follow_redirects=False,
-    )
+    if trust_env:
+        return ClientPool(httpx.AsyncClient(verify=context, limits=pool_limits(),
+                                            trust_env=True, follow_redirects=False))
+    return TransportPool(httpx.AsyncHTTPTransport(verify=context, limits=pool_limits()))
 
 
 def map_transport_error(exc: Exception, settings: ModelSettings, *, read_kind: str = "read",

@@ -187,14 +187,14 @@ async def _probe(runtime: Runtime, settings: ModelSettings, request: httpx.Reque
                  timeout: float, slow_after: float) -> ProviderHealth:
     import httpx
 
-    client = runtime.pools.client_for(settings)
+    pool = runtime.pools.client_for(settings)
     connect = min(timeout, settings.connect_timeout_seconds)
     request.extensions["timeout"] = httpx.Timeout(timeout, connect=connect).as_dict()
     host = request.url.host
     started = anyio.current_time()
     try:
         with anyio.fail_after(timeout):
-            response = await client.send(request, stream=True)
+            response = await pool.send(request)
             try:
                 response = with_body(response, await read_body(response, MAX_HEALTH_BYTES))
             finally:
