@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from agentflow.vendor import (
     ErrorBody,
     ErrorWords,
     VendorPlugin,
+    endpoint_url,
     excerpt,
     parse_json,
     read_error_body,
@@ -216,3 +218,24 @@ def test_an_answer_that_is_not_json_or_no_object_says_so_with_an_excerpt():
     with pytest.raises(StreamingError, match="Acme sent a stream event that is not a JSON "
                        "object: '\\[1\\]'"):
         parse_json("[1]", "Acme", stream=True)
+
+
+@pytest.mark.parametrize("url", [
+    "https://api.openai.com/v1/chat/completions",
+    "http://127.0.0.1:8000/v1/chat/completions?api-version=2024-10-21",
+    "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+    "https://bücher.example/v1/messages",
+])
+def test_an_endpoint_url_is_parsed_once_and_as_httpx_parses_it(url):
+    parsed = endpoint_url(url)
+    assert parsed == httpx.URL(url)
+    assert endpoint_url(url) is parsed
+    request = httpx.Request("POST", parsed, content=b"{}")
+    assert request.url == httpx.URL(url)
+    assert request.headers["host"] == httpx.URL(url).netloc.decode("ascii")
+
+
+def test_an_invalid_endpoint_url_raises_as_httpx_does_every_time():
+    for _ in range(2):
+        with pytest.raises(httpx.InvalidURL):
+            endpoint_url("http://[::1/v1")

@@ -6,6 +6,7 @@ depend on the vendor live here, written once, so plugins stay a few hundred line
 
 * :class:`VendorPlugin` answers the vendor hooks for the vendors a plugin declares, through
   each vendor's :class:`Codec`, and every other vendor with ``None``;
+* :func:`endpoint_url` parses an endpoint's URL once, for every request to it;
 * :func:`parse_json` reads an answer or a stream event, or raises the error that says it could
   not; :class:`ErrorBody`, :func:`read_error_body` and :func:`excerpt` read an error answer;
   :class:`ErrorWords` words the error for a status (the 429, quota and key messages included);
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     )
     from agentflow.vendor._headers import parse_retry_after
     from agentflow.vendor._plugin import Codec, VendorPlugin
+    from agentflow.vendor._urls import endpoint_url
 
 __all__ = [
     "EXCERPT_LIMIT",
@@ -48,6 +50,7 @@ __all__ = [
     "ErrorBody",
     "ErrorWords",
     "VendorPlugin",
+    "endpoint_url",
     "excerpt",
     "is_strict",
     "parse_arguments",
@@ -63,6 +66,7 @@ _LOCATIONS = {
     "parse_arguments": "agentflow._content.tools",
     "is_strict": "agentflow._content.typeschema",
     "parse_retry_after": "agentflow.vendor._headers",
+    "endpoint_url": "agentflow.vendor._urls",
     **dict.fromkeys(("Codec", "VendorPlugin"), "agentflow.vendor._plugin"),
     **dict.fromkeys(("EXCERPT_LIMIT", "STATUS_WORDING", "ErrorBody", "ErrorWords", "excerpt",
                      "parse_json", "read_error_body", "token_count"), "agentflow.vendor._errors"),

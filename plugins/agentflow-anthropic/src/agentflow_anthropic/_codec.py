@@ -37,6 +37,7 @@ from agentflow.types import Response, StreamChunk, Usage
 from agentflow.vendor import (
     ErrorBody,
     ErrorWords,
+    endpoint_url,
     excerpt,
     parse_json,
     parse_retry_after,
@@ -169,8 +170,8 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     if settings.api_key is not None:
         headers["x-api-key"] = settings.api_key.reveal()
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return httpx.Request("POST", messages_url(settings.base_url), headers=headers,
-                         content=content)
+    return httpx.Request("POST", endpoint_url(messages_url(settings.base_url)),
+                         headers=headers, content=content)
 
 
 def check_request(settings: ModelSettings) -> httpx.Request:

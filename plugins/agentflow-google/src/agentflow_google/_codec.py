@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, ToolCall, Usage
-from agentflow.vendor import excerpt, parse_json, token_count
+from agentflow.vendor import endpoint_url, excerpt, parse_json, token_count
 from agentflow_google import _content, _grounding
 from agentflow_google._errors import LABEL, error_in_payload, error_object, map_error
 
@@ -155,8 +155,8 @@ def build_request(request: Request, settings: ModelSettings) -> httpx.Request:
     if key:
         headers["x-goog-api-key"] = key
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return httpx.Request("POST", model_url(settings.base_url, request.model,
-                                           stream=request.stream),
+    return httpx.Request("POST", endpoint_url(model_url(settings.base_url, request.model,
+                                                        stream=request.stream)),
                          headers=headers, content=content)
 
 

@@ -47,7 +47,14 @@ import attrs
 
 from agentflow.errors import ProviderError, StreamingError
 from agentflow.types import Response, StreamChunk, Usage
-from agentflow.vendor import EXCERPT_LIMIT, ErrorBody, excerpt, parse_json, token_count
+from agentflow.vendor import (
+    EXCERPT_LIMIT,
+    ErrorBody,
+    endpoint_url,
+    excerpt,
+    parse_json,
+    token_count,
+)
 from agentflow_openai._content import (
     message_body,
     output_fields,
@@ -238,7 +245,8 @@ def build_request(dialect: Dialect, request: Request, settings: ModelSettings) -
     if key:
         headers["authorization"] = f"Bearer {key}"
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return httpx.Request("POST", chat_completions_url(settings.base_url), headers=headers,
+    return httpx.Request("POST", endpoint_url(chat_completions_url(settings.base_url)),
+                         headers=headers,
                          content=content)
 
 

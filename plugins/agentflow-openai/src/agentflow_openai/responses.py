@@ -33,7 +33,14 @@ import attrs
 
 from agentflow.errors import ConfigurationError, ProviderError, StreamingError, ValidationError
 from agentflow.types import ImagePart, Response, StreamChunk, TextPart, ToolCall, Usage
-from agentflow.vendor import excerpt, is_strict, parse_arguments, parse_json, token_count
+from agentflow.vendor import (
+    endpoint_url,
+    excerpt,
+    is_strict,
+    parse_arguments,
+    parse_json,
+    token_count,
+)
 from agentflow_openai._errors import error_in_payload, map_error
 from agentflow_openai.chat import Dialect, EventLike, _Options, _sampling_allowed, models_request
 
@@ -166,8 +173,8 @@ def build_request(dialect: Dialect, request: Request, settings: ModelSettings, *
     if key:
         headers["authorization"] = f"Bearer {key}"
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return httpx.Request("POST", url or responses_url(settings.base_url), headers=headers,
-                         content=content)
+    return httpx.Request("POST", endpoint_url(url or responses_url(settings.base_url)),
+                         headers=headers, content=content)
 
 
 # --- answers -----------------------------------------------------------------------------------
