@@ -156,6 +156,22 @@ def test_the_key_of_a_provider_that_names_no_api_key_env(monkeypatch):
     assert sent_text(f"the other key is {other}") == f"the other key is {LABEL}"
 
 
+def test_credential_variables_set_or_rotated_after_a_call_are_redacted_from_the_next(
+        monkeypatch):
+    """The variables named like a credential are remembered between calls (scanning the
+    whole environment each call was most of a guarded request's cost); a variable added
+    later, and a new value of one already there, still count from the next call on."""
+    first, added, rotated = random_text(32, 30), random_text(32, 31), random_text(32, 32)
+    monkeypatch.setenv("FIRSTVENDOR_API_KEY", first)
+    assert sent_text(f"key {first}") == f"key {LABEL}"
+    monkeypatch.setenv("LATERVENDOR_TOKEN", added)
+    assert sent_text(f"key {added}") == f"key {LABEL}"
+    monkeypatch.setenv("FIRSTVENDOR_API_KEY", rotated)
+    assert sent_text(f"keys {rotated} {first}") == f"keys {LABEL} {first}"
+    monkeypatch.delenv("LATERVENDOR_TOKEN")
+    assert sent_text(f"key {added}") == f"key {added}"
+
+
 def test_a_setting_in_a_token_named_variable_is_not_taken_for_a_key(monkeypatch):
     monkeypatch.setenv("SOME_FEATURE_TOKEN", "disabled")
     monkeypatch.setenv("OTHER_SECRET", "localhost")

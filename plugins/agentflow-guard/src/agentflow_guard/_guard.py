@@ -12,6 +12,7 @@ task, while the guard that left it is alive and enabled.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -259,13 +260,34 @@ def keys_in_use(rules: GuardRules, settings: ModelSettings) -> tuple[str, ...]:
     """The API keys in use: the called provider's, those in the variables the configured
     providers name, and those in every variable named like a credential (``*_API_KEY``,
     ``*_TOKEN``, ``*_SECRET``...) whose value looks like a key, without surrounding
-    whitespace."""
+    whitespace. Every value is read at each call: a key rotated in the environment is
+    redacted from the next request on."""
     keys = {os.environ.get(name, "").strip() for name in rules.key_variables}
-    keys.update(value.strip() for name, value in os.environ.items()
-                if name.upper().endswith(_CREDENTIAL_SUFFIXES) and _random_looking(value.strip()))
+    for name in _credential_variables():
+        value = os.environ.get(name, "").strip()
+        if _random_looking(value):
+            keys.add(value)
     if settings.api_key is not None:
         keys.add(settings.api_key.reveal())
     return tuple(sorted(key for key in keys if len(key) >= 8))
+
+
+#: How many variables the environment had when :func:`_credential_variables` last looked,
+#: and which of them are named like a credential.
+_credential_names: tuple[int, tuple[str, ...]] = (-1, ())
+
+
+def _credential_variables() -> tuple[str, ...]:
+    """The names of the environment variables named like a credential, looked for again
+    whenever the environment has gained or lost a variable. Decoding every variable of the
+    environment, as a scan does, cost more than all the rest of a guarded request."""
+    global _credential_names
+    count, names = _credential_names
+    if count != len(os.environ):
+        names = tuple(name for name in os.environ
+                      if name.upper().endswith(_CREDENTIAL_SUFFIXES))
+        _credential_names = (len(os.environ), names)
+    return names
 
 
 def _random_looking(value: str) -> bool:
@@ -280,8 +302,13 @@ def _redactions(rules: GuardRules, settings: ModelSettings) -> tuple[Redaction, 
     """The rules' redactions, led by one of the API keys in use when ``api_keys`` is on."""
     if not rules.redacts_keys:
         return rules.redactions
-    own = key_redaction(keys_in_use(rules, settings))
+    own = _key_redaction(keys_in_use(rules, settings))
     return rules.redactions if own is None else (own, *rules.redactions)
+
+
+#: The redaction of the keys in use, made again only when they change (it compiles a pattern
+#: of every key's encoded forms).
+_key_redaction = functools.lru_cache(maxsize=16)(key_redaction)
 
 
 def rules_of(config: Config) -> GuardRules:
