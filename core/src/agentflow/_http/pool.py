@@ -15,7 +15,7 @@ keeps an ``httpx.AsyncClient`` and sends through it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import httpx
@@ -23,26 +23,23 @@ if TYPE_CHECKING:
 __all__ = ["ClientPool", "Pool", "TransportPool"]
 
 
-class Pool:
+class Pool(Protocol):
     """Where a provider's requests go: :meth:`send` one, :meth:`aclose` every connection."""
 
     @property
     def is_closed(self) -> bool:
         """Whether :meth:`aclose` has run (a closed pool is replaced, never reused)."""
-        raise NotImplementedError
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` (its ``timeout`` extension set) and return the response with its
         body still to read; raises what httpx's transports raise (``httpx.TransportError``).
         A redirect is returned, not followed."""
-        raise NotImplementedError
 
     async def aclose(self) -> None:
         """Close the connections this pool owns."""
-        raise NotImplementedError
 
 
-class TransportPool(Pool):
+class TransportPool:
     """A pool sending straight through an ``httpx.AsyncBaseTransport``.
 
     :param owned: close the transport with the pool. A transport given to
@@ -73,7 +70,7 @@ class TransportPool(Pool):
                 await self.transport.aclose()
 
 
-class ClientPool(Pool):
+class ClientPool:
     """A pool of an ``httpx.AsyncClient`` that follows no redirect: for ``trust_env``, where
     the client picks each request's proxy from the environment."""
 

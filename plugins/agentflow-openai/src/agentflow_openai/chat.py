@@ -246,8 +246,7 @@ def build_request(dialect: Dialect, request: Request, settings: ModelSettings) -
         headers["authorization"] = f"Bearer {key}"
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     return httpx.Request("POST", endpoint_url(chat_completions_url(settings.base_url)),
-                         headers=headers,
-                         content=content)
+                         headers=headers, content=content)
 
 
 def models_request(dialect: Dialect, settings: ModelSettings) -> httpx.Request:
