@@ -21,18 +21,10 @@ from agentflow.config import (
     ProviderConfig,
     RateLimitConfig,
 )
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio
 cut_short = pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ModelConfig, ProviderConfig
 from agentflow.hookspecs import hookimpl
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -33,14 +33,6 @@ pytestmark = pytest.mark.anyio
 # ResourceWarning. The connection is released either way (the tests below check it is reused).
 httpx_generators_left_to_gc = pytest.mark.filterwarnings(
     "ignore:Async generator 'http:ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 @pytest.fixture

@@ -21,20 +21,12 @@ from agentflow.config import (
     ProviderConfig,
 )
 from agentflow.hookspecs import hookimpl
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio
 
 KEY = "test-key"
 COMMON = {"call_id", "provider", "vendor", "model", "model_id", "stream"}
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 def make_runtime(server, *, include_text=False, host=None):

@@ -12,18 +12,10 @@ from agentflow import LLMClientBuilder, ProviderError, StreamingError
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio
 cut_short = pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 def runtime_for(base_url):

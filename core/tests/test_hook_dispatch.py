@@ -57,14 +57,6 @@ def wrapper_plugin(hook: str, calls: list[tuple[str, Any]]) -> object:
     return plugin_class()
 
 
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
-
-
 def echo_config(server: FakeServer, level: int = 0) -> Config:
     return Config(providers={"echo": ProviderConfig(base_url=server.base_url("echo"))},
                   plugins={"demo": {"level": level}})

@@ -22,7 +22,7 @@ from agentflow.config import (
     RateLimitConfig,
 )
 from agentflow.limitstore import CircuitScope, LimitScope, LimitStore, MemoryLimitStore
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -56,14 +56,6 @@ class StorePlugin:
     def agentflow_limit_store(self, config, emit):
         self.emit = emit
         return self.store if config.plugins.get("store") else None
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from agentflow._observe.logs import (
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 ALNUM = string.ascii_letters + string.digits
 
@@ -264,14 +264,6 @@ def test_a_record_with_nothing_to_redact_keeps_its_arguments(caplog):
     logging.getLogger("agentflow.x").info("answered %s in %d ms", "gpt", 12)
     (record,) = caplog.records
     assert (record.msg, record.args) == ("answered %s in %d ms", ("gpt", 12))
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 @pytest.mark.anyio

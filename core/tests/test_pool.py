@@ -13,19 +13,11 @@ from agentflow._http.pool import ClientPool, TransportPool
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio
 
 KEY = "test-key"  # the one the echo emulation accepts
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 def runtime(server, *, trust_env: bool = False, transport=None) -> Runtime:

@@ -14,15 +14,6 @@ from agentflow import LLMClientBuilder
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
-from agentflow.testing import FakeServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 @pytest.mark.anyio

@@ -11,7 +11,6 @@ from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, ProviderConfig
 from agentflow.hookspecs import hookimpl
-from agentflow.testing import FakeServer
 
 pytestmark = pytest.mark.anyio
 
@@ -37,14 +36,6 @@ class Silent:
     @hookimpl
     def agentflow_prepare_request(self, request, settings):
         return None
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 @pytest.fixture

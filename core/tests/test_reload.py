@@ -16,19 +16,11 @@ from agentflow._observe.audit import fingerprint
 from agentflow._ops.reload import ConfigWatcher
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 
 pytestmark = pytest.mark.anyio
 
 KEY = "test-key"  # the one the echo emulation accepts
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 def config_text(server, *, model_id="first", rpm=None, breaker=5, extra=""):

@@ -28,7 +28,7 @@ from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
 from agentflow.errors import LLMError
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 from agentflow.vendor import parse_retry_after
 
 # --- the policy ------------------------------------------------------------------------------
@@ -91,14 +91,6 @@ def test_retry_after_as_an_http_date():
 
 
 # --- over loopback HTTP ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 def runtime_for(base_url, **defaults):

@@ -10,20 +10,12 @@ from agentflow._call.timeouts import TimeoutOverrides, Timeouts
 from agentflow._plugins.host import PluginHost
 from agentflow._runtime.runtime import Runtime
 from agentflow.config import Config, Defaults, ProviderConfig
-from agentflow.testing import FakeServer, Reply
+from agentflow.testing import Reply
 from agentflow.types import ModelSettings
 
 pytestmark = pytest.mark.anyio
 
 cut_short = pytest.mark.filterwarnings("ignore:Async generator 'http:ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def server():
-    host = PluginHost(entry_points=False)
-    host.register(EchoVendor())
-    with FakeServer.from_plugins(host) as running:
-        yield running
 
 
 def make_runtime(server, **provider):
