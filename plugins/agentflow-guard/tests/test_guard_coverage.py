@@ -160,8 +160,10 @@ def test_credential_variables_set_or_rotated_after_a_call_are_redacted_from_the_
         monkeypatch):
     """The variables named like a credential are remembered between calls (scanning the
     whole environment each call was most of a guarded request's cost); a variable added
-    later, and a new value of one already there, still count from the next call on."""
+    later, one that replaced another (the count of variables unchanged), and a new value of
+    one already there, still count from the next call on."""
     first, added, rotated = random_text(32, 30), random_text(32, 31), random_text(32, 32)
+    renamed = random_text(32, 33)
     monkeypatch.setenv("FIRSTVENDOR_API_KEY", first)
     assert sent_text(f"key {first}") == f"key {LABEL}"
     monkeypatch.setenv("LATERVENDOR_TOKEN", added)
@@ -170,6 +172,9 @@ def test_credential_variables_set_or_rotated_after_a_call_are_redacted_from_the_
     assert sent_text(f"keys {rotated} {first}") == f"keys {LABEL} {first}"
     monkeypatch.delenv("LATERVENDOR_TOKEN")
     assert sent_text(f"key {added}") == f"key {added}"
+    monkeypatch.delenv("FIRSTVENDOR_API_KEY")
+    monkeypatch.setenv("RENAMEDVENDOR_SECRET", renamed)
+    assert sent_text(f"keys {renamed} {rotated}") == f"keys {LABEL} {rotated}"
 
 
 def test_a_setting_in_a_token_named_variable_is_not_taken_for_a_key(monkeypatch):
