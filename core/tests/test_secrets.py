@@ -12,7 +12,7 @@ from agentflow._plugins.host import PluginHost
 from agentflow._runtime.registry import ModelRegistry
 from agentflow.config import Config
 from agentflow.errors import MissingApiKeyError
-from agentflow.types import Secret
+from agentflow.types import Secret, clean_key
 
 KEY = "acme-key-0123456789"
 
@@ -55,6 +55,22 @@ def test_from_env_returns_the_visible_key(key, before, after):
     secret = Secret.from_env("V", {"V": f"{before}{key}{after}"})
     assert secret is not None
     assert secret.reveal() == key
+
+
+def test_a_key_with_non_ascii_letters_is_kept():
+    assert Secret.from_env("V", {"V": " clé-ключ-0123456789\n"}) == Secret("clé-ключ-0123456789")
+
+
+@given(value=st.text())
+def test_clean_key_refuses_exactly_the_values_with_a_control_character_inside(value):
+    # the rule, spelled out: C0 controls and DEL..C1 controls, once surrounding whitespace goes
+    visible = value.strip()
+    bad = [char for char in visible if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0]
+    if bad:
+        with pytest.raises(MissingApiKeyError, match=f"U\\+{ord(bad[0]):04X}"):
+            clean_key(value, "V")
+    else:
+        assert clean_key(value, "V") == visible
 
 
 def test_from_env_of_an_unset_variable_is_none():

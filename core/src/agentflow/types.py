@@ -70,6 +70,8 @@ def clean_key(value: str, variable: str) -> str:
         variable and the character's code point, never the key).
     """
     value = value.strip()
+    if value.isascii() and value.isprintable():  # every real key: no character to look at
+        return value
     bad = next((char for char in value if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0), None)
     if bad is not None:
         raise MissingApiKeyError(

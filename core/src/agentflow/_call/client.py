@@ -8,12 +8,13 @@ timeouts, retries, error mapping, events) happens here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import anyio
 
+from agentflow._call.clock import Deadline, loop_clock
 from agentflow._call.reporting import CallReport
 from agentflow._call.retry import RETRYABLE_STATUSES, RetryPolicy
 from agentflow._call.streaming import StreamingResponse
@@ -84,10 +85,12 @@ class LLMClient:
         """Send the request and return the whole :class:`~agentflow.types.Response`."""
         report = self._report(stream=False)
         limit = self.timeouts.total
+        clock = loop_clock()
+        deadline = clock() + limit
         with self._failures_reported(report, limit):
-            with anyio.fail_after(limit):
-                response, admission = await self._send(
-                    report, stream=False, deadline=anyio.current_time() + limit)
+            with Deadline(deadline):
+                response, admission = await self._send(report, stream=False, deadline=deadline,
+                                                       clock=clock)
             try:
                 result = self._parse(response)
                 admission.settle(result.usage.total_tokens if result.usage else None)
@@ -100,9 +103,11 @@ class LLMClient:
         """Send the request as a stream; returns once the answer has started."""
         report = self._report(stream=True)
         limit = self.timeouts.total
-        deadline = anyio.current_time() + limit
-        with self._failures_reported(report, limit), anyio.fail_after(limit):
-            response, admission = await self._send(report, stream=True, deadline=deadline)
+        clock = loop_clock()
+        deadline = clock() + limit
+        with self._failures_reported(report, limit), Deadline(deadline):
+            response, admission = await self._send(report, stream=True, deadline=deadline,
+                                                   clock=clock)
         state = StreamState(provider=self.settings.provider, model=self.settings.name,
                             request_id=_request_id(response), request=self.request)
         report.stream_started(status=response.status_code, request_id=state.request_id,
@@ -168,12 +173,13 @@ class LLMClient:
                 provider=settings.provider, model=settings.name)
         return http_request
 
-    async def _send(self, report: CallReport, *, stream: bool,
-                    deadline: float) -> tuple[httpx.Response, Admission]:
+    async def _send(self, report: CallReport, *, stream: bool, deadline: float,
+                    clock: Callable[[], float]) -> tuple[httpx.Response, Admission]:
         """Send, retrying what may succeed on a second try; return a 2xx response (for a
         stream, with its body still to read) and the rate-limit admission it holds.
 
-        Each attempt passes the provider's circuit breaker and rate limiters first.
+        Each attempt passes the provider's circuit breaker and rate limiters first; ``clock``
+        is the loop's, which ``deadline`` is a time of.
         """
         settings = self.settings
         pool = self.runtime.pools.client_for(settings)
@@ -188,7 +194,7 @@ class LLMClient:
             attempt += 1
             self._attempts = attempt
             try:
-                hold = deadline - anyio.current_time()  # the longest this attempt may last
+                hold = deadline - clock()  # the longest this attempt may last
                 probe = await breaker.aenter(hold) if breaker is not None else None
             except CircuitOpenError as exc:
                 failures.append("circuit open")
@@ -203,7 +209,7 @@ class LLMClient:
             self._queued = False
             if admission.waited > 0:
                 report.waited(admission.waited, attempt=attempt)
-            limits = self.timeouts.for_attempt(deadline - anyio.current_time(), stream=stream)
+            limits = self.timeouts.for_attempt(deadline - clock(), stream=stream)
             http_request.extensions["timeout"] = limits.as_httpx()
             try:
                 response, error = await self._attempt(pool, http_request, limits.read_kind,
@@ -230,7 +236,7 @@ class LLMClient:
                     await limiter.apenalize(pause)
             failures.append(_reason(error))
             delay = policy.delay(attempt, error) if policy.is_retryable(error) else None
-            if delay is None or delay >= deadline - anyio.current_time():
+            if delay is None or delay >= deadline - clock():
                 raise _with_attempts(error, failures)
             report.retrying(error, attempt=attempt, reason=failures[-1], delay=delay,
                             max_retries=settings.max_retries)

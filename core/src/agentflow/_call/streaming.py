@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from agentflow._call.clock import loop_clock
 from agentflow._call.jsonarray import JSONArrayDecoder, NotAnArrayError
 from agentflow._http.body import DecodedBody
 from agentflow.errors import LLMError, ProviderError, StreamingError
@@ -75,7 +76,7 @@ class StreamingResponse:
         self._provider = provider
         self._state = state
         self._deadline = deadline
-        self._clock = _loop_clock()
+        self._clock = loop_clock()
         self._total_timeout = total_timeout
         self._map_error = map_error
         self._on_chunk = on_chunk
@@ -311,20 +312,6 @@ def _body_iterator(response: httpx.Response) -> AsyncIterator[bytes]:
     ``aiter_bytes()`` does not (its inner iterator is left to the garbage collector, which trio
     reports as a leak)."""
     return DecodedBody(response)
-
-
-def _loop_clock() -> Callable[[], float]:
-    """The running event loop's clock, what ``anyio.current_time`` reads (trio's honours a
-    MockClock), looked up once per stream: asking anyio on each read of the body costs a
-    backend lookup per chunk, a tenth of agentflow's own time per chunk."""
-    import asyncio
-
-    try:
-        return asyncio.get_running_loop().time
-    except RuntimeError:
-        import trio
-
-        return trio.current_time
 
 
 def _shown(text: str) -> str:

@@ -15,6 +15,7 @@ runtime's collectors and exporter plugins:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -33,6 +34,7 @@ __all__ = ["AuditTrail", "fingerprint"]
 logger = logging.getLogger("agentflow.audit")
 
 
+@functools.lru_cache(maxsize=64)  # a key is marked on every request that reads it
 def fingerprint(secret: str) -> str:
     """A short, one-way mark of ``secret``: tells two keys apart without revealing either."""
     return hashlib.sha256(secret.encode()).hexdigest()[:8]
