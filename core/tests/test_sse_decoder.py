@@ -193,3 +193,47 @@ def test_the_limit_is_per_event():
     for _ in range(10):
         events += decoder.feed(b"data: " + b"z" * 80 + b"\n\n")
     assert len(events) == 10
+
+
+@given(streams(), st.data())
+def test_events_fed_one_by_one_with_lf_ends_decode_as_in_one_piece(stream, data):
+    # A vendor's read: whole events, LF line ends (the decoder's fast path), here mixed with
+    # comments, names, ids and multi-line data, and sometimes a piece that splits an event.
+    raw, expected = stream
+    text = raw.decode().replace("\r\n", "\n").replace("\r", "\n")
+    blocks = [block + "\n\n" for block in text.split("\n\n")[:-1]]
+    pieces: list[bytes] = []
+    for block in blocks:
+        if data.draw(st.booleans()) and len(block) > 3:
+            cut = data.draw(st.integers(min_value=1, max_value=len(block) - 1))
+            pieces += [block[:cut].encode(), block[cut:].encode()]
+        else:
+            pieces.append(block.encode())
+    assert b"".join(pieces) == text.encode()
+    assert decode(*pieces) == decode(text.encode())
+    assert [event.data for event in decode(*pieces)] == [event.data for event in expected]
+
+
+def test_the_id_and_retry_of_earlier_events_carry_over_to_whole_events():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 7\nretry: 1500\ndata: a\n\n") == [
+        ServerSentEvent("a", "message", "7", 1500)]
+    assert decoder.feed(b"data: b\n\ndata: c\n\n") == [
+        ServerSentEvent("b", "message", "7", 1500), ServerSentEvent("c", "message", "7", 1500)]
+    assert decoder.feed(b"data:d\n\nevent: x\ndata: e\n\n") == [
+        ServerSentEvent("d", "message", "7", 1500), ServerSentEvent("e", "x", "7", 1500)]
+
+
+def test_a_whole_event_too_large_is_refused():
+    decoder = SSEDecoder(max_event_size=100)
+    assert [len(e.data) for e in decoder.feed(b"data: " + b"x" * 100 + b"\n\n")] == [100]
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"x" * 101 + b"\n\n")
+
+
+def test_a_piece_ending_an_event_begun_earlier_completes_it():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"event: delta\n") == []
+    assert decoder.feed(b"data: a\n\n") == [ServerSentEvent("a", "delta")]
+    assert decoder.feed(b"data: par") == []
+    assert decoder.feed(b"t\n\n") == [ServerSentEvent("part")]

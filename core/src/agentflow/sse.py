@@ -95,6 +95,9 @@ class SSEDecoder:
             self._tail += "".join(self._parts)
             self._parts.clear()
         text = self._tail + text
+        if text[-2:] == "\n\n" and not self._dirty and "\r" not in text:
+            self._tail = ""
+            return self._whole_events(text)
         if "\r" in text:
             if text[-1] == "\r":
                 self._skip_lf = True
@@ -110,6 +113,26 @@ class SSEDecoder:
                 self._field(line)
             else:
                 self._dispatch(events)
+        return events
+
+    def _whole_events(self, text: str) -> list[ServerSentEvent]:
+        """The events of ``text``: whole events after whole events, LF line ends only (what a
+        read of a vendor's stream almost always holds). An event of one ``data: `` line is
+        taken whole; any other goes line by line."""
+        events: list[ServerSentEvent] = []
+        for block in text[:-2].split("\n\n"):
+            if block.startswith("data: ") and "\n" not in block:
+                data = block[6:]
+                if len(data) > self._max:
+                    raise EventTooLargeError(f"an event of more than {self._max} characters")
+                events.append(ServerSentEvent(data, "message", self._last_id, self._retry))
+                continue
+            for line in block.split("\n"):
+                if line:
+                    self._field(line)
+                else:
+                    self._dispatch(events)
+            self._dispatch(events)
         return events
 
     def close(self) -> list[ServerSentEvent]:
