@@ -1,7 +1,7 @@
 """agentflow against raw httpx, raw aiohttp and the peers installed, in interleaved rounds.
 
     python bench/peers.py [--rounds N] [--quick] [--only first] [--clients A,B]
-                          [--markdown FILE] [--plot FILE]
+                          [--markdown FILE] [--plot FILE] [--json FILE] [--from-json FILE]
 
 Each client runs in a process of its own (bench/_peer_client.py) against a fake OpenAI /
 Anthropic server started afresh for it; within a round the clients take turns, and the order
@@ -34,6 +34,7 @@ METRICS = {
     "latency_p50_us": "sequential request, p50",
     "wall_100_in_flight_ms": "1000 requests @100 in flight, wall",
     "per_chunk_us": "one 2000-chunk stream, per chunk",
+    "per_chunk_cpu_us": "the same stream, client CPU per chunk",
     "streams_wall_ms": "200 streams x 200 chunks, wall",
     "first_request_ms": "first request in a fresh process",
 }
@@ -63,7 +64,14 @@ def main() -> int:
     parser.add_argument("--plot", type=Path,
                         default=HERE.parent / "docs" / "performance-in-flight.png")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--from-json", type=Path, help="print the table of rounds saved "
+                        "with --json (no new run)")
     args = parser.parse_args()
+    if args.from_json:
+        saved: list[dict[str, dict[str, object]]] = json.loads(args.from_json.read_text())
+        print(markdown_table(list(saved[0]), saved,
+                             {k: v for k, v in METRICS.items() if k in saved[0]["httpx"]}))
+        return 0
     clients = [name for name, module in CLIENTS.items()
                if module is None or importlib.util.find_spec(module) is not None]
     if args.clients:
@@ -178,23 +186,31 @@ def _run_client(client: str, mode: str, command: list[str],
 
 def markdown_table(clients: list[str], rounds: list[dict[str, dict[str, object]]],
                    metrics: dict[str, str]) -> str:
-    """Ratios to raw httpx of the same round, median over the rounds; raw httpx in absolute
-    figures."""
+    """Ratios to raw httpx of the same round, median over the rounds, and from three rounds on
+    the lowest and highest round in brackets (how far one round can be trusted); raw httpx in
+    absolute figures."""
     lines = ["| metric | raw httpx | " + " | ".join(c for c in clients if c != "httpx") + " |",
              "|---" * len(clients) + "|---|"]
     for key, title in metrics.items():
-        raw = statistics.median(float(r["httpx"][key])  # type: ignore[arg-type]
-                                for r in rounds if key in r["httpx"])
+        raw = [float(r["httpx"][key]) for r in rounds  # type: ignore[arg-type]
+               if key in r["httpx"]]
         unit = "µs" if key.endswith("_us") else "ms"
-        cells = [f"{raw:.0f} {unit}"]
+        cells = [f"{statistics.median(raw):.0f} {unit}" if raw else "failed"]
         for client in clients:
             if client == "httpx":
                 continue
             ratios = [float(r[client][key]) / float(r["httpx"][key])  # type: ignore[arg-type]
                       for r in rounds if key in r[client] and key in r["httpx"]]
-            cells.append(f"{statistics.median(ratios):.2f}" if ratios else "failed")
+            cells.append(_spread(ratios))
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _spread(ratios: list[float]) -> str:
+    if not ratios:
+        return "failed"
+    median = f"{statistics.median(ratios):.2f}"
+    return median if len(ratios) < 3 else f"{median} [{min(ratios):.2f}-{max(ratios):.2f}]"
 
 
 def plot(clients: list[str], figures: dict[str, dict[str, object]], path: Path) -> None:
