@@ -21,7 +21,7 @@ import attrs
 
 from agentflow._call.clock import loop_clock
 from agentflow._call.jsonarray import JSONArrayDecoder, NotAnArrayError
-from agentflow._http.body import DecodedBody
+from agentflow._http.body import decoded_stream
 from agentflow.errors import LLMError, ProviderError, StreamingError
 from agentflow.sse import EventTooLargeError, SSEDecoder
 
@@ -307,11 +307,10 @@ class StreamingResponse:
 
 def _body_iterator(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body's bytes as they arrive, decoded, never more than 64 KiB at a time (a gzip bomb
-    inflates piece by piece). :class:`~agentflow._http.body.DecodedBody` reads the transport's
-    stream itself, so :meth:`StreamingResponse.aclose` closes it deterministically, which
-    ``aiter_bytes()`` does not (its inner iterator is left to the garbage collector, which trio
-    reports as a leak)."""
-    return DecodedBody(response)
+    inflates piece by piece). It reads the transport's stream itself, so
+    :meth:`StreamingResponse.aclose` closes it deterministically, which ``aiter_bytes()`` does
+    not (its inner iterator is left to the garbage collector, which trio reports as a leak)."""
+    return decoded_stream(response)
 
 
 def _shown(text: str) -> str:

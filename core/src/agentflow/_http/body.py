@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["PIECE", "BodyTooLargeError", "DecodedBody", "read_body"]
+__all__ = ["PIECE", "BodyTooLargeError", "DecodedBody", "decoded_stream", "read_body"]
 
 #: The most decoded bytes one step of decompression produces.
 PIECE = 64 * 1024
@@ -100,6 +100,16 @@ class DecodedBody:
         close = getattr(self._raw, "aclose", None)
         if close is not None:
             await close()
+
+
+def decoded_stream(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The decoded bytes of ``response``'s body as they arrive (close the iterator when done):
+    the transport's own stream when the body is not encoded, as event streams are sent, so a
+    stream's every read passes through nothing of ours; a :class:`DecodedBody` otherwise."""
+    coding = response.headers.get("content-encoding", "identity")
+    if _decoder(coding.strip().lower()) is None:
+        return response.stream.__aiter__()  # type: ignore[union-attr]
+    return DecodedBody(response)
 
 
 def _decoder(coding: str) -> Any:
