@@ -48,5 +48,5 @@ class Deadline:
         scope = self._scope
         swallowed = scope.__exit__(kind, error, traceback)
         if scope.cancelled_caught:
-            raise TimeoutError
+            raise TimeoutError from None  # not "during handling of" the cancellation
         return bool(swallowed)
