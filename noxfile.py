@@ -280,6 +280,10 @@ def bench(session: nox.Session) -> None:
     session.install(f"{CORE}[testing]", *PLUGINS, "httpx-sse",
                     env={"UV_COMPILE_BYTECODE": "1"})
     session.run("python", "bench/sse_decoder.py")
+    # agentflow's own work per call and per chunk, the network out of the figure: the steady
+    # measure of a change to the hot paths.
+    session.run("python", "bench/own_cost.py")
+    session.run("python", "bench/own_cost.py", "--plugins", "all")
     session.run("python", "bench/run.py", *session.posargs)
     # The main table of docs/performance.md: interleaved rounds against raw httpx, raw aiohttp
     # and the official SDKs (and LiteLLM when it is installed; the session does not install
