@@ -30,6 +30,8 @@ from pathlib import Path
 
 import httpx
 
+from agentflow.testing.app import sse_frame
+
 ROUNDS = 5
 CHUNKS = 2000
 ANSWER = json.dumps({
@@ -40,18 +42,14 @@ ANSWER = json.dumps({
 }).encode()
 
 
-def _event(payload: dict[str, object]) -> bytes:
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
-
-
 def _chunk(delta: dict[str, str], reason: str | None = None) -> bytes:
-    return _event({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
-                   "model": "gpt-4o",
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]})
+    return sse_frame(json.dumps({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}))
 
 
 STREAM = [_chunk({"content": f"w{i} "}) for i in range(CHUNKS)] + [
-    _chunk({}, "stop"), b"data: [DONE]\n\n"]
+    _chunk({}, "stop"), sse_frame("[DONE]")]
 
 
 class _Events(httpx.AsyncByteStream):

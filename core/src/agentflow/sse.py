@@ -108,12 +108,16 @@ class SSEDecoder:
         if len(self._tail) > self._max:
             raise EventTooLargeError(f"a line of more than {self._max} characters")
         events: list[ServerSentEvent] = []
+        self._take_lines(lines, events)
+        return events
+
+    def _take_lines(self, lines: list[str], events: list[ServerSentEvent]) -> None:
+        """Each line a field, each blank line the end of an event (appended to ``events``)."""
         for line in lines:
             if line:
                 self._field(line)
             else:
                 self._dispatch(events)
-        return events
 
     def _whole_events(self, text: str) -> list[ServerSentEvent]:
         """The events of ``text``: whole events after whole events, LF line ends only (what a
@@ -127,11 +131,7 @@ class SSEDecoder:
                     raise EventTooLargeError(f"an event of more than {self._max} characters")
                 events.append(ServerSentEvent(data, "message", self._last_id, self._retry))
                 continue
-            for line in block.split("\n"):
-                if line:
-                    self._field(line)
-                else:
-                    self._dispatch(events)
+            self._take_lines(block.split("\n"), events)
             self._dispatch(events)
         return events
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -66,7 +66,7 @@ class StreamingResponse:
         max_text: int = MAX_STREAM_TEXT,
     ) -> None:
         self._response = response
-        self._bytes = _body_iterator(response)
+        self._bytes = decoded_stream(response)
         self._decoder: SSEDecoder | JSONArrayDecoder = (
             JSONArrayDecoder() if json_array else SSEDecoder())
         self._max_text = max_text
@@ -303,14 +303,6 @@ class StreamingResponse:
         response = self._response
         kind = response.headers.get("content-type", "no content type")
         return f"HTTP {response.status_code} {kind}"
-
-
-def _body_iterator(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body's bytes as they arrive, decoded, never more than 64 KiB at a time (a gzip bomb
-    inflates piece by piece). It reads the transport's stream itself, so
-    :meth:`StreamingResponse.aclose` closes it deterministically, which ``aiter_bytes()`` does
-    not (its inner iterator is left to the garbage collector, which trio reports as a leak)."""
-    return decoded_stream(response)
 
 
 def _shown(text: str) -> str:

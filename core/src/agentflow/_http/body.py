@@ -103,9 +103,12 @@ class DecodedBody:
 
 
 def decoded_stream(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The decoded bytes of ``response``'s body as they arrive (close the iterator when done):
-    the transport's own stream when the body is not encoded, as event streams are sent, so a
-    stream's every read passes through nothing of ours; a :class:`DecodedBody` otherwise."""
+    """The decoded bytes of ``response``'s body as they arrive, never more than :data:`PIECE`
+    at a time (a gzip bomb inflates piece by piece): the transport's own stream when the body
+    is not encoded, as event streams are sent, so a stream's every read passes through nothing
+    of ours; a :class:`DecodedBody` otherwise. Either reads the transport's stream itself, so
+    closing the iterator closes it at once, which ``aiter_bytes()`` does not (its inner
+    iterator is left to the garbage collector, which trio reports as a leak)."""
     coding = response.headers.get("content-encoding", "identity")
     if _decoder(coding.strip().lower()) is None:
         return response.stream.__aiter__()  # type: ignore[union-attr]
